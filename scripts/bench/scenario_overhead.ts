@@ -1,0 +1,126 @@
+/**
+ * Per-request overhead: a closed loop (wrk, 16 connections) against the
+ * trivial `/hello` handler on four one-slot workers; requests per second,
+ * latency percentiles, and the CPU each process group spent per request.
+ *
+ * @module
+ */
+
+import { startBackends } from "./backends.ts";
+import { procCpuSeconds, sleep } from "./procs.ts";
+import { startSystem, SYSTEM_NAMES, type SystemId } from "./systems.ts";
+import { fx, int, mdTable } from "./table.ts";
+import { runWrk, type WrkResult } from "./wrk.ts";
+import type { Pothead } from "./pothead.ts";
+
+/** Options of the overhead run. */
+export interface OverheadOptions {
+  seconds: number;
+  conns: number;
+  servers: number;
+  systems: SystemId[];
+  dir: string;
+  machineLine: string;
+  log: (s: string) => void;
+}
+
+/** One row. */
+export interface OverheadRow {
+  id: SystemId;
+  name: string;
+  wrk: WrkResult;
+  balancerUsPerReq: number;
+  workersUsPerReq: number;
+}
+
+const cpuOf = (pids: number[]) =>
+  pids.reduce((s, p) => s + (procCpuSeconds(p) || 0), 0);
+
+/** Runs the scenario. */
+export async function runOverhead(
+  o: OverheadOptions,
+): Promise<{ markdown: string; rows: OverheadRow[] }> {
+  const rows: OverheadRow[] = [];
+  const backends = o.systems.some((id) => id !== "pothead")
+    ? await startBackends(o.servers)
+    : undefined;
+  try {
+    for (const id of o.systems) {
+      o.log(`  ${SYSTEM_NAMES[id]} …`);
+      const sys = await startSystem(id, backends, o.servers, o.dir);
+      try {
+        const url = `http://127.0.0.1:${sys.port}/hello`;
+        await runWrk(url, o.conns, Math.min(3, o.seconds)); // warm-up (JIT, connections)
+        await sleep(300);
+        const workerPids = id === "pothead"
+          ? (sys as Pothead).workers.map((p) => p.pid)
+          : id === "direct"
+          ? []
+          : backends!.procs.map((p) => p.pid);
+        const balancerPids = sys.pids();
+        const b0 = cpuOf(balancerPids), w0 = cpuOf(workerPids);
+        const r = await runWrk(url, o.conns, o.seconds);
+        const b1 = cpuOf(balancerPids), w1 = cpuOf(workerPids);
+        const row: OverheadRow = {
+          id,
+          name: SYSTEM_NAMES[id],
+          wrk: r,
+          balancerUsPerReq: id === "direct"
+            ? NaN
+            : (b1 - b0) * 1e6 / r.requests,
+          workersUsPerReq: (id === "direct" ? b1 - b0 : w1 - w0) * 1e6 /
+            r.requests,
+        };
+        rows.push(row);
+        o.log(
+          `    ${int(r.rps)} req/s, p50 ${fx(r.p50Ms, 2)} ms, p99 ${
+            fx(r.p99Ms, 2)
+          } ms, errors ${r.errors}`,
+        );
+      } finally {
+        await sys.stop();
+      }
+      await sleep(500);
+    }
+  } finally {
+    await backends?.stop();
+  }
+  const ref = rows.find((r) => r.id === "haproxy-lc");
+  const table = mdTable(
+    [
+      "system",
+      "req/s",
+      "÷ HAProxy maxconn 1",
+      "p50 ms",
+      "p90 ms",
+      "p99 ms",
+      "balancer CPU µs/req",
+      "workers CPU µs/req",
+      "errors",
+    ],
+    rows.map((r) => [
+      r.name,
+      int(r.wrk.rps),
+      ref ? fx(r.wrk.rps / ref.wrk.rps, 2) : "—",
+      fx(r.wrk.p50Ms, 2),
+      fx(r.wrk.p90Ms, 2),
+      fx(r.wrk.p99Ms, 2),
+      fx(r.balancerUsPerReq, 0),
+      fx(r.workersUsPerReq, 0),
+      int(r.wrk.errors),
+    ]),
+  );
+  const md = [
+    "### Per-request overhead",
+    "",
+    `Closed loop: wrk, 2 threads, ${o.conns} connections, ${o.seconds} s, \`GET /hello\` (trivial handler) on ${o.servers} ` +
+    "one-slot workers (direct: one backend alone). CPU per request from /proc (user+system) of the balancer " +
+    "process(es) and of the worker/backend processes during the measured run. wrk itself shares the 2 cores.",
+    "",
+    table,
+    "",
+    `Machine: ${o.machineLine}`,
+    "",
+  ].join("\n");
+  return { markdown: md, rows };
+}

@@ -1,0 +1,270 @@
+/**
+ * The tail-latency scenario: four one-job-at-a-time workers, open-loop seeded
+ * Poisson arrivals at a fraction of their capacity, a two-size job mix; the
+ * identical arrival sequence for every system and for the ideal central
+ * FIFO queue simulated with zero-overhead and with the app's measured
+ * service times.
+ *
+ * @module
+ */
+
+import { startBackends } from "./backends.ts";
+import { measureServiceTimes } from "./calibrate.ts";
+import { ServiceTimes, simulateFifo } from "./ideal_queue.ts";
+import { runOpenLoop } from "./load_generator.ts";
+import {
+  type JobSize,
+  makeArrivals,
+  meanJobMs,
+  mulberry32,
+  type WorkloadSpec,
+} from "./prng.ts";
+import { sleep } from "./procs.ts";
+import { percentile, sorted, summarize, type Summary } from "./stats.ts";
+import { latencyChart, type Series } from "./svg_chart.ts";
+import { startSystem, SYSTEM_NAMES, type SystemId } from "./systems.ts";
+import { fx, int, mdTable } from "./table.ts";
+
+/** Options of one tail run. */
+export interface TailOptions {
+  label: string;
+  seed: number;
+  durationMs: number;
+  load: number;
+  servers: number;
+  sizes: JobSize[];
+  systems: SystemId[];
+  dir: string;
+  machineLine: string;
+  log: (s: string) => void;
+}
+
+/** One row of the result. */
+export interface TailRow {
+  name: string;
+  simulated: boolean;
+  summary: Summary;
+  failed: number;
+  errors: string[];
+  sortedMs: Float64Array;
+  lag?: Summary;
+  peakConns?: number;
+  clientQueued?: number;
+  genCpuPct?: number;
+}
+
+/** The result: markdown, SVG, and data. */
+export interface TailResult {
+  markdown: string;
+  svg: string;
+  rows: TailRow[];
+}
+
+/** Runs the scenario. */
+export async function runTail(o: TailOptions): Promise<TailResult> {
+  const spec: WorkloadSpec = {
+    seed: o.seed,
+    durationMs: o.durationMs,
+    servers: o.servers,
+    load: o.load,
+    sizes: o.sizes,
+  };
+  const arrivals = makeArrivals(spec);
+  o.log(
+    `tail ${o.label}: ${arrivals.length} arrivals over ${
+      o.durationMs / 1000
+    } s (seed ${o.seed}, load ${o.load})`,
+  );
+
+  // the app's real service time, per nominal size
+  const perSize = new Map<number, number>();
+  for (const s of o.sizes) {
+    perSize.set(
+      s.ms,
+      Math.max(16, Math.min(400, Math.round(2000 / Math.max(s.ms, 5)))),
+    );
+  }
+  const measured = await measureServiceTimes(perSize, o.servers);
+  const st = new ServiceTimes(measured);
+  const calib = st.sizes().map((ms) => {
+    const s = summarize(measured.get(ms)!);
+    return `${ms} ms → mean ${s.mean.toFixed(2)}, p50 ${
+      s.p50.toFixed(2)
+    }, p99 ${s.p99.toFixed(2)} ms (n=${s.n})`;
+  }).join("; ");
+  o.log(`  measured job durations: ${calib}`);
+
+  const rows: TailRow[] = [];
+  const simRow = (name: string, lat: number[]): TailRow => {
+    const s = sorted(lat);
+    return {
+      name,
+      simulated: true,
+      summary: summarize(lat),
+      failed: 0,
+      errors: [],
+      sortedMs: s,
+    };
+  };
+  const zero = simulateFifo(
+    arrivals.map((a) => ({ atMs: a.atMs, serviceMs: a.jobMs })),
+    o.servers,
+  );
+  rows.push(simRow("ideal central FIFO, simulated, zero overhead", zero));
+  const rnd = mulberry32(o.seed ^ 0x5eed);
+  const real = simulateFifo(
+    arrivals.map((a) => ({
+      atMs: a.atMs,
+      serviceMs: st.sample(a.jobMs, rnd()),
+    })),
+    o.servers,
+  );
+  rows.push(
+    simRow("ideal central FIFO, simulated, app's measured service time", real),
+  );
+
+  const needBackends = o.systems.some((id) => id !== "pothead");
+  const backends = needBackends ? await startBackends(o.servers) : undefined;
+  try {
+    for (const id of o.systems) {
+      o.log(`  ${SYSTEM_NAMES[id]} …`);
+      const sys = await startSystem(id, backends, o.servers, o.dir, {
+        maxQueue: 20000,
+        queueTimeout: "60s",
+      });
+      try {
+        // warm-up: 40 tiny jobs, then a pause
+        const warm = Array.from(
+          { length: 40 },
+          (_, i) => ({ atMs: i * 5, jobMs: 1 }),
+        );
+        await runOpenLoop({
+          host: "127.0.0.1",
+          port: sys.port,
+          arrivals: warm,
+          path: (a) => `/job?ms=${a.jobMs}`,
+        });
+        await sleep(500);
+        const r = await runOpenLoop({
+          host: "127.0.0.1",
+          port: sys.port,
+          arrivals,
+          path: (a) => `/job?ms=${a.jobMs}`,
+          timeoutMs: 120_000,
+        });
+        const lat = [...r.latencyMs].filter((x) => !isNaN(x));
+        const row: TailRow = {
+          name: SYSTEM_NAMES[id],
+          simulated: false,
+          summary: summarize(lat),
+          failed: r.failed,
+          errors: r.errorSamples,
+          sortedMs: sorted(lat),
+          lag: summarize([...r.sendLagMs]),
+          peakConns: r.peakConns,
+          clientQueued: r.clientQueued,
+          genCpuPct: 100 * r.cpuSec / (r.wallMs / 1000),
+        };
+        rows.push(row);
+        o.log(
+          `    p50 ${fx(row.summary.p50)} p99 ${
+            fx(row.summary.p99)
+          } ms, failed ${r.failed}${
+            r.errorSamples.length ? ` (${r.errorSamples.join("; ")})` : ""
+          }`,
+        );
+      } finally {
+        await sys.stop();
+      }
+      await sleep(1000);
+    }
+  } finally {
+    await backends?.stop();
+  }
+
+  const idealReal = rows[1].summary.p99, idealZero = rows[0].summary.p99;
+  const table = mdTable(
+    [
+      "system",
+      "p50 ms",
+      "p90 ms",
+      "p99 ms",
+      "p99.9 ms",
+      "max ms",
+      "p99 ÷ ideal (real service)",
+      "p99 ÷ ideal (zero)",
+      "ok",
+      "failed",
+    ],
+    rows.map((r) => [
+      r.name,
+      fx(r.summary.p50),
+      fx(r.summary.p90),
+      fx(r.summary.p99),
+      fx(r.summary.p999),
+      fx(r.summary.max),
+      fx(r.summary.p99 / idealReal, 3),
+      fx(r.summary.p99 / idealZero, 3),
+      r.simulated ? "—" : int(r.summary.n),
+      r.simulated ? "—" : int(r.failed),
+    ]),
+  );
+  const live = rows.filter((r) => !r.simulated);
+  const lagP99 = Math.max(...live.map((r) => r.lag?.p99 ?? NaN));
+  const lagMax = Math.max(...live.map((r) => r.lag?.max ?? NaN));
+  const lagP50 = live.length
+    ? percentile(sorted(live.map((r) => r.lag!.p50)), 50)
+    : NaN;
+  const cpu = Math.max(...live.map((r) => r.genCpuPct ?? NaN));
+  const conns = Math.max(...live.map((r) => r.peakConns ?? 0));
+  const queued = live.reduce((s, r) => s + (r.clientQueued ?? 0), 0);
+  const mix = o.sizes.map((s) => `${Math.round(s.weight * 100)} % ${s.ms} ms`)
+    .join(", ");
+  const md = [
+    `### Tail latency, jobs ${mix} (${o.label})`,
+    "",
+    `${o.servers} one-job-at-a-time workers; open-loop Poisson arrivals at ${
+      Math.round(o.load * 100)
+    } % of their nominal capacity ` +
+    `(mean job ${meanJobMs(o.sizes)} ms, ${
+      (o.load * o.servers / meanJobMs(o.sizes) * 1000).toFixed(1)
+    } req/s) for ${
+      o.durationMs / 1000
+    } s, seed ${o.seed}: ${arrivals.length} requests, the identical sequence for every system. ` +
+    `Latency from the scheduled send time to the last response byte.`,
+    "",
+    table,
+    "",
+    `Measured job durations (the app's real service time): ${calib}.`,
+    live.length
+      ? `Generator self-check: send lag p50 ${fx(lagP50, 2)} ms, worst p99 ${
+        fx(lagP99, 2)
+      } ms, worst max ${
+        fx(lagMax, 1)
+      } ms; peak ${conns} connections; ${queued} sends waited for a connection; generator CPU ≤ ${
+        fx(cpu)
+      } % of one core.`
+      : "",
+    `Machine: ${o.machineLine}`,
+    "",
+  ].join("\n");
+
+  const short = (r: TailRow, i: number) =>
+    r.simulated
+      ? (i === 0
+        ? "ideal FIFO, zero overhead"
+        : "ideal FIFO, real service time")
+      : r.name;
+  const series: Series[] = rows.map((r, i) => ({
+    name: short(r, i),
+    sortedMs: r.sortedMs,
+    dashed: r.simulated,
+  }));
+  const svg = latencyChart(series, {
+    title: `pothead tail latency: ${mix}, ${
+      Math.round(o.load * 100)
+    } % load, ${o.servers} one-job workers`,
+    subtitle: o.machineLine,
+  });
+  return { markdown: md, svg, rows };
+}
