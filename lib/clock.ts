@@ -31,7 +31,9 @@ export interface Clock {
  */
 export const systemClock: Clock = {
   now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  // The global may be typed as Node's (returning a Timeout object) when npm
+  // types are in the graph; at run time Deno returns a number.
+  setTimeout: (fn, ms) => setTimeout(fn, ms) as unknown as TimerHandle,
   clearTimeout: (handle) => clearTimeout(handle),
 };
 
