@@ -221,6 +221,7 @@ async function main(): Promise<number> {
           "direct",
           "pothead",
           "haproxy-lc",
+          "haproxy-lc1",
           "haproxy-rr",
           "nginx-lc",
           "nginx-rr",

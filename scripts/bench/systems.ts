@@ -16,6 +16,7 @@ import { potheadAvailable, startPothead } from "./pothead.ts";
 export const SYSTEM_IDS = [
   "pothead",
   "haproxy-lc",
+  "haproxy-lc1",
   "haproxy-rr",
   "nginx-lc",
   "nginx-rr",
@@ -28,6 +29,7 @@ export type SystemId = typeof SYSTEM_IDS[number];
 export const SYSTEM_NAMES: Record<SystemId, string> = {
   "pothead": "pothead",
   "haproxy-lc": "HAProxy leastconn, maxconn 1",
+  "haproxy-lc1": "HAProxy leastconn, maxconn 1, nbthread 1",
   "haproxy-rr": "HAProxy roundrobin",
   "nginx-lc": "nginx least_conn",
   "nginx-rr": "nginx round robin",
@@ -81,6 +83,8 @@ export async function startSystem(
       return await startPothead(workers, potheadOpts);
     case "haproxy-lc":
       return await startHaproxy("leastconn-maxconn1", need(), dir);
+    case "haproxy-lc1":
+      return await startHaproxy("leastconn-maxconn1-nbthread1", need(), dir);
     case "haproxy-rr":
       return await startHaproxy("roundrobin", need(), dir);
     case "nginx-lc":
