@@ -1,0 +1,104 @@
+/**
+ * Byte classes and small byte helpers shared by the head parser, the chunked
+ * decoder and the serializers. Internal to `lib/http1/`.
+ *
+ * @module
+ */
+
+/** Byte value of HTAB. */
+export const HTAB = 0x09;
+/** Byte value of LF. */
+export const LF = 0x0a;
+/** Byte value of CR. */
+export const CR = 0x0d;
+/** Byte value of SP. */
+export const SP = 0x20;
+/** Byte value of ":". */
+export const COLON = 0x3a;
+/** Byte value of ";". */
+export const SEMICOLON = 0x3b;
+
+/** Class bit: tchar, RFC 9110 §5.6.2. */
+export const TOKEN = 1;
+/**
+ * Class bit: allowed inside a field value or reason phrase: HTAB, SP, VCHAR
+ * and obs-text (RFC 9110 §5.5, RFC 9112 §4). Every CTL but HTAB, and DEL,
+ * lack it, so CR, LF and NUL stop a scan.
+ */
+export const FIELD = 2;
+/**
+ * Class bit: allowed in a request-target. The forms of RFC 9112 §3.2 are
+ * built from visible ASCII only, so SP, CTLs, DEL and bytes above 0x7E lack
+ * it.
+ */
+export const TARGET = 4;
+
+/** Class bits of every byte value; look-ups instead of branches in hot loops. */
+export const CHAR_CLASS: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  const tchar = "!#$%&'*+-.^_`|~";
+  for (let c = 0; c < 256; c++) {
+    let bits = 0;
+    const alnum = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) ||
+      (c >= 0x61 && c <= 0x7a);
+    if (alnum || tchar.includes(String.fromCharCode(c))) bits |= TOKEN;
+    if (c === HTAB || (c >= SP && c !== 0x7f)) bits |= FIELD;
+    if (c > SP && c < 0x7f) bits |= TARGET;
+    t[c] = bits;
+  }
+  return t;
+})();
+
+/** Value of each hex digit byte, or -1 (RFC 5234 HEXDIG, either case). */
+export const HEX_VALUE: Int8Array = (() => {
+  const t = new Int8Array(256).fill(-1);
+  for (let i = 0; i < 10; i++) t[0x30 + i] = i;
+  for (let i = 0; i < 6; i++) {
+    t[0x41 + i] = 10 + i;
+    t[0x61 + i] = 10 + i;
+  }
+  return t;
+})();
+
+// Deno's "utf-8" decoder is several times faster than its "latin1" one, and
+// for ASCII both give the same string. WHATWG's "latin1" is in fact
+// windows-1252 (0x80 becomes "€"), which would not round-trip obs-text, so
+// heads with bytes above 0x7F are decoded by char code instead.
+const ASCII_DECODER = new TextDecoder();
+const LATIN1_SLICE = 4096;
+
+/**
+ * Decodes bytes as ISO-8859-1: each byte becomes the code unit of the same
+ * value, so a field value forwarded with {@linkcode encodeLatin1} is
+ * byte-identical.
+ *
+ * @param bytes The bytes.
+ * @param ascii Whether the caller already knows every byte is below 0x80.
+ * @returns The string, one UTF-16 code unit per byte.
+ */
+export function decodeLatin1(bytes: Uint8Array, ascii: boolean): string {
+  if (ascii) return ASCII_DECODER.decode(bytes);
+  let s = "";
+  for (let i = 0; i < bytes.length; i += LATIN1_SLICE) {
+    const part = bytes.subarray(i, i + LATIN1_SLICE);
+    s += String.fromCharCode.apply(null, part as unknown as number[]);
+  }
+  return s;
+}
+
+const ENCODER = new TextEncoder();
+
+/**
+ * Encodes a string whose code units are all at most 0xFF, one byte each.
+ *
+ * @param s The string; the caller has checked its code units.
+ * @param ascii Whether every code unit is below 0x80 (then the native UTF-8
+ * encoder gives the same bytes, faster).
+ * @returns The bytes.
+ */
+export function encodeLatin1(s: string, ascii: boolean): Uint8Array {
+  if (ascii) return ENCODER.encode(s);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
