@@ -20,6 +20,8 @@ import { parseArgs } from "node:util";
 import { parseDuration, parseSize } from "../lib/cli/units.ts";
 import { have, machine, machineLine } from "./bench/machine.ts";
 import { killAllNow, setLogDir, stopAll } from "./bench/procs.ts";
+import { type CpuProfile, profileReport } from "./bench/cpu_profile.ts";
+import { setProfileDir } from "./bench/pothead.ts";
 import { runOverhead } from "./bench/scenario_overhead.ts";
 import { runScale } from "./bench/scenario_scale.ts";
 import { runStream } from "./bench/scenario_stream.ts";
@@ -42,6 +44,8 @@ const USAGE = `usage: deno task bench [options]
   --scale-count N          idle workers / queued requests (default 10000)
   --workers N              one-slot workers / backends (default 4)
   --out DIR                results directory (default bench-results)
+  --profile                run pothead's hub and workers with --cpu-prof and
+                           summarise the newest profiles (use with --scenario overhead)
   -h, --help`;
 
 function fail(msg: string): never {
@@ -65,6 +69,7 @@ async function main(): Promise<number> {
         "scale-count": { type: "string", default: "10000" },
         workers: { type: "string", default: "4" },
         out: { type: "string", default: "bench-results" },
+        profile: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -133,6 +138,7 @@ async function main(): Promise<number> {
   const log = (s: string) => console.error(s);
   log(`bench: ${mline}`);
 
+  if (args.profile) setProfileDir(Deno.realPathSync(out) + "/profiles");
   const { ok, missing } = await availableSystems(wanted);
   for (const line of missing) log(`bench: ${line}`);
   const sys = (allowed: SystemId[]) =>
@@ -265,6 +271,36 @@ async function main(): Promise<number> {
     section("scale", r.markdown);
   }
   write();
+  if (args.profile) {
+    for (const kind of ["hub", "worker"]) {
+      const dir = `${out}/profiles/${kind}`;
+      let newest: { path: string; mtime: number } | undefined;
+      try {
+        for (const e of Deno.readDirSync(dir)) {
+          const path = `${dir}/${e.name}`;
+          const mtime = Deno.statSync(path).mtime?.getTime() ?? 0;
+          if (
+            e.name.endsWith(".cpuprofile") && (!newest || mtime > newest.mtime)
+          ) newest = { path, mtime };
+        }
+      } catch { /* none */ }
+      if (!newest) {
+        log(`bench: no ${kind} profile in ${dir}`);
+        continue;
+      }
+      const report = profileReport(
+        JSON.parse(Deno.readTextFileSync(newest.path)) as CpuProfile,
+        30,
+      );
+      Deno.writeTextFileSync(
+        `${out}/profile-${kind}.txt`,
+        `${newest.path}\n${report}\n`,
+      );
+      console.log(
+        `\n#### CPU profile, pothead ${kind} (${newest.path})\n\n${report}`,
+      );
+    }
+  }
   log(
     `bench: results in ${out}/results.md, ${out}/results.json, ${out}/latency.svg`,
   );

@@ -22,6 +22,23 @@ export const HUB_TS = `${ROOT}hub.ts`;
 export const WORKER_TS = `${ROOT}worker.ts`;
 export const JOB_APP = new URL("./job_app.ts", import.meta.url).pathname;
 
+let profileDir: string | undefined;
+
+/**
+ * Profile every hub and worker started from now on (`deno run --cpu-prof`);
+ * profiles land in `dir/hub` and `dir/worker` when the processes exit.
+ */
+export function setProfileDir(dir: string | undefined): void {
+  profileDir = dir;
+}
+
+function denoRun(kind: "hub" | "worker"): string[] {
+  const base = [Deno.execPath(), "run", "-A"];
+  return profileDir
+    ? [...base, "--cpu-prof", `--cpu-prof-dir=${profileDir}/${kind}`]
+    : base;
+}
+
 /** True when hub.ts and worker.ts exist and `hub.ts --help` exits 0. */
 export async function potheadAvailable(): Promise<boolean> {
   for (const f of [HUB_TS, WORKER_TS]) {
@@ -103,9 +120,7 @@ export async function startPothead(
 ): Promise<Pothead> {
   const port = freePort(), workerPort = freePort(), metricsPort = freePort();
   const hub = spawn("pothead-hub", [
-    Deno.execPath(),
-    "run",
-    "-A",
+    ...denoRun("hub"),
     HUB_TS,
     "--listen",
     `127.0.0.1:${port}`,
@@ -117,15 +132,15 @@ export async function startPothead(
     String(opts.maxQueue ?? 20000),
     "--queue-timeout",
     opts.queueTimeout ?? "60s",
+    // profiling: exit soon after SIGTERM so the profile gets written
+    ...(profileDir ? ["--drain-timeout", "1s"] : []),
   ], { nofile: opts.nofile ?? 65536 });
   const workerProcs: Proc[] = [];
   const addWorkers = (n: number) => {
     const added: Proc[] = [];
     for (let i = 0; i < n; i++) {
       const p = spawn(`pothead-worker-${workerProcs.length}`, [
-        Deno.execPath(),
-        "run",
-        "-A",
+        ...denoRun("worker"),
         WORKER_TS,
         "--connect",
         `127.0.0.1:${workerPort}`,
@@ -138,9 +153,10 @@ export async function startPothead(
     }
     return added;
   };
+  const grace = profileDir ? 15_000 : 2000;
   const stopAllOf = async () => {
-    await Promise.all(workerProcs.map((p) => stop(p, 2000)));
-    await stop(hub, 2000);
+    await Promise.all(workerProcs.map((p) => stop(p, grace)));
+    await stop(hub, grace);
   };
   try {
     await waitForPort(metricsPort, 30_000, hub);
