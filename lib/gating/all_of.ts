@@ -35,9 +35,10 @@ export function allOf(...gates: Gate[]): Gate {
   return async (signal: AbortSignal): Promise<SlotTicket> => {
     const tickets: SlotTicket[] = [];
     try {
+      signal.throwIfAborted();
       for (const gate of gates) {
-        signal.throwIfAborted();
         tickets.push(await gate(signal));
+        signal.throwIfAborted();
       }
     } catch (error) {
       for (const ticket of tickets.reverse()) ticket.done?.();
