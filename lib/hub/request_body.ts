@@ -1,0 +1,129 @@
+/**
+ * A consumer's request body on its way to a worker: streamed with
+ * backpressure, counted against `--max-body-size`, and remembered while it is
+ * small so that it can be sent again to a second worker when the first one
+ * failed before answering (DESIGN.md: at most one re-dispatch, and only when
+ * the body was not yet streamed or fit the replay buffer).
+ *
+ * @module
+ */
+
+import { HubError } from "./errors.ts";
+
+/** Bytes of a body kept for a possible re-dispatch. */
+export const REPLAY_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * A request body that can be read once, and replayed when what was read so
+ * far still fits the replay buffer.
+ *
+ * @example Replay a small body
+ * ```ts
+ * import { RequestBody } from "./request_body.ts";
+ * const body = new RequestBody(new Blob(["hello"]).stream(), 5);
+ * for await (const _ of body.chunks()) { /* first worker *\/ }
+ * let text = "";
+ * for await (const c of body.chunks()) text += new TextDecoder().decode(c);
+ * if (text !== "hello") throw new Error();
+ * ```
+ */
+export class RequestBody {
+  /** The declared length (`Content-Length`), or null for chunked. */
+  readonly length: number | null;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | null;
+  #stream: ReadableStream<Uint8Array>;
+  #kept: Uint8Array[] = [];
+  #read = 0;
+  #ended = false;
+  #maxBytes: number;
+  #replayBytes: number;
+
+  /**
+   * @param stream the consumer's body
+   * @param length the declared length, or null
+   * @param options `maxBytes` (@default {Infinity}) and `replayBytes` (@default {REPLAY_BUFFER_BYTES})
+   */
+  constructor(
+    stream: ReadableStream<Uint8Array>,
+    length: number | null,
+    options: { maxBytes?: number; replayBytes?: number } = {},
+  ) {
+    this.#stream = stream;
+    this.#reader = null;
+    this.length = length;
+    this.#maxBytes = options.maxBytes ?? Infinity;
+    this.#replayBytes = options.replayBytes ?? REPLAY_BUFFER_BYTES;
+  }
+
+  /** Bytes read from the consumer so far. */
+  get bytesRead(): number {
+    return this.#read;
+  }
+
+  /** Whether {@linkcode RequestBody.chunks} can start again from the first byte. */
+  get replayable(): boolean {
+    return this.#read <= this.#replayBytes;
+  }
+
+  /**
+   * The whole body, when it is declared small enough to send in one write.
+   * @param limit the largest body read at once
+   * @returns the bytes, or null when the body is larger or of unknown length
+   */
+  async readSmall(limit: number): Promise<Uint8Array | null> {
+    if (this.length === null || this.length > limit || this.#read > 0) {
+      return null;
+    }
+    const parts: Uint8Array[] = [];
+    for await (const c of this.chunks()) parts.push(c);
+    if (parts.length === 1) return parts[0];
+    const out = new Uint8Array(this.#read);
+    let off = 0;
+    for (const p of parts) {
+      out.set(p, off);
+      off += p.length;
+    }
+    return out;
+  }
+
+  /**
+   * Yields the body from its first byte: what was kept, then the rest from
+   * the consumer.
+   * @returns the chunks
+   * @throws {HubError} `body-too-large` past `maxBytes`
+   * @throws {Error} when a replay is asked for after the buffer overflowed
+   */
+  async *chunks(): AsyncGenerator<Uint8Array> {
+    if (!this.replayable) {
+      throw new Error("request body was streamed beyond the replay buffer");
+    }
+    for (const k of this.#kept.slice()) yield k;
+    if (this.#ended) return;
+    this.#reader ??= this.#stream.getReader();
+    for (;;) {
+      const { value, done } = await this.#reader.read();
+      if (done) {
+        this.#ended = true;
+        return;
+      }
+      if (value.length === 0) continue;
+      this.#read += value.length;
+      if (this.#read > this.#maxBytes) {
+        throw new HubError(
+          "body-too-large",
+          `request body exceeds --max-body-size (${this.#maxBytes} bytes)`,
+        );
+      }
+      if (this.#read <= this.#replayBytes) this.#kept.push(value);
+      else this.#kept.length = 0;
+      yield value;
+    }
+  }
+
+  /** Stops reading the consumer's body (the request is over). */
+  cancel(): void {
+    const r = this.#reader;
+    if (r) r.cancel().catch(() => {});
+    else this.#stream.cancel().catch(() => {});
+  }
+}

@@ -1,0 +1,571 @@
+/**
+ * The hub's side of one worker connection after the handshake: the hub is the
+ * HTTP/1.1 client, the worker the server (DESIGN.md, "Worker channel").
+ *
+ * An idle connection holds one pending 1-byte read, the cheapest way to learn
+ * at once that the worker closed or misbehaved (PLATFORM.md: a pending
+ * `conn.read` into a small buffer costs a few KB; a pending stream read 64 KB).
+ * When a request is dispatched, that pending read becomes the first read of
+ * the response.
+ *
+ * @module
+ */
+
+import type { Clock } from "../clock.ts";
+import { CHUNK_END, chunkHeader, LAST_CHUNK } from "../http1/chunked.ts";
+import { type ResponseHead, serializeRequestHead } from "../http1/head.ts";
+import {
+  type ParseEvent,
+  type ParserOptions,
+  ResponseParser,
+} from "../http1/parser.ts";
+import {
+  BODY_READ_SIZE,
+  concatBytes,
+  ConnReader,
+  HEAD_READ_SIZE,
+  writeAll,
+} from "../net/conn_reader.ts";
+import { HubError } from "./errors.ts";
+import type { RequestBody } from "./request_body.ts";
+
+/** A request as the hub sends it to a worker. */
+export interface OutgoingRequest {
+  /** The method. */
+  method: string;
+  /** The request target (origin form: path and query). */
+  target: string;
+  /** End-to-end fields; framing fields are added here. */
+  headers: [string, string][];
+  /** The body, or null. */
+  body: RequestBody | null;
+  /** Ask the worker to close after this response (original protocol). */
+  close: boolean;
+}
+
+/** A worker's response: its head, and the body as bytes or a stream. */
+export interface WorkerResponse {
+  /** Status line and fields as the worker sent them. */
+  head: ResponseHead;
+  /** Null when the response has no body; bytes when it was complete in the first reads. */
+  body: Uint8Array | ReadableStream<Uint8Array> | null;
+}
+
+/** Why an exchange with a worker failed, and whether a retry is allowed. */
+export class WorkerFailure extends Error {
+  /** True once any byte of a response arrived: the request must not be sent again. */
+  readonly responseStarted: boolean;
+  /** A stable reason code for logs and metrics. */
+  readonly reason: string;
+
+  /**
+   * @param reason stable code, e.g. `closed`, `parse-error`, `response-timeout`
+   * @param message what happened
+   * @param responseStarted whether a response byte was seen
+   * @param options the cause
+   */
+  constructor(
+    reason: string,
+    message: string,
+    responseStarted: boolean,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "WorkerFailure";
+    this.reason = reason;
+    this.responseStarted = responseStarted;
+  }
+}
+
+/** What a connection reports to its owner (the pool). */
+export interface WorkerConnEvents {
+  /** The connection finished an exchange and can take another request. */
+  onReusable(wc: WorkerConn): void;
+  /** The connection is closed and must be forgotten. */
+  onClosed(wc: WorkerConn, reason: string): void;
+}
+
+/** Options of {@linkcode WorkerConn}. */
+export interface WorkerConnOptions {
+  /** Name the worker gave (`Pothead-Worker`), or its address. */
+  name: string;
+  /** The pool it serves. */
+  pool: string;
+  /** Whether it speaks the original protocol (one request, then close). */
+  legacy: boolean;
+  /** The worker's address. */
+  remote: string;
+  /** Time source. */
+  clock: Clock;
+  /** Codec limits for responses. */
+  parser?: ParserOptions;
+  /** Owner callbacks. */
+  events: WorkerConnEvents;
+}
+
+/** State of a worker connection. */
+export type WorkerConnState = "idle" | "busy" | "probing" | "closed";
+
+const PROBE = new TextEncoder().encode(
+  "OPTIONS * HTTP/1.1\r\nHost: pothead\r\n\r\n",
+);
+
+/** Largest request body the hub sends in the same write as the head. */
+const SMALL_BODY = 64 * 1024;
+
+let nextId = 1;
+
+/**
+ * One worker connection on the hub.
+ */
+export class WorkerConn {
+  /** A process-unique number, for logs. */
+  readonly id: number = nextId++;
+  /** Name the worker gave. */
+  readonly name: string;
+  /** The pool it serves. */
+  readonly pool: string;
+  /** Whether it speaks the original protocol. */
+  readonly legacy: boolean;
+  /** The worker's address. */
+  readonly remote: string;
+  /** Current state. */
+  state: WorkerConnState = "busy";
+  /** When it last became idle (clock ms). */
+  idleSince = 0;
+  /** Requests served on this connection. */
+  served = 0;
+
+  #conn: Deno.Conn;
+  #reader: ConnReader;
+  #parser: ResponseParser;
+  #clock: Clock;
+  #events: WorkerConnEvents;
+  #idleBuf = new Uint8Array(1);
+  #pending: Promise<number | null> | null = null;
+  #closeReason: string | null = null;
+  /** Deadline of the current phase (response head or probe answer), 0 = none. */
+  #deadline = 0;
+  #deadlineReason = "";
+  /** When the read now pending began while a response was due, 0 = none. */
+  #readSince = 0;
+  #pumping = false;
+  #bodyError: unknown = null;
+
+  /**
+   * @param conn the socket, after the handshake
+   * @param options name, pool, clock and owner callbacks
+   */
+  constructor(conn: Deno.Conn, options: WorkerConnOptions) {
+    this.#conn = conn;
+    this.#reader = new ConnReader(conn);
+    this.#parser = new ResponseParser(options.parser);
+    this.#clock = options.clock;
+    this.#events = options.events;
+    this.name = options.name;
+    this.pool = options.pool;
+    this.legacy = options.legacy;
+    this.remote = options.remote;
+  }
+
+  /** Why the connection was closed, or null while open. */
+  get closeReason(): string | null {
+    return this.#closeReason;
+  }
+
+  /**
+   * Puts the connection in the idle state, watching for a close or for
+   * bytes the worker must not send while idle.
+   */
+  markIdle(): void {
+    if (this.state === "closed") return;
+    this.state = "idle";
+    this.idleSince = this.#clock.now();
+    if (this.#pending || this.#reader.buffered) {
+      if (this.#reader.buffered) {
+        this.close("worker sent bytes while idle");
+      }
+      return;
+    }
+    const p = this.#conn.read(this.#idleBuf).catch(() => null);
+    this.#pending = p;
+    p.then((n) => {
+      if (this.#pending !== p || this.state !== "idle") return;
+      this.#pending = null;
+      this.close(
+        n === null
+          ? "worker closed the connection"
+          : "worker sent bytes while idle",
+      );
+    });
+  }
+
+  /**
+   * Closes the connection (idempotent). A pending read or write fails, which
+   * ends an exchange in progress.
+   * @param reason why, for logs
+   */
+  close(reason: string): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.#closeReason = reason;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer: nothing left to release.
+    }
+    this.#events.onClosed(this, reason);
+  }
+
+  /**
+   * Checks the phase deadlines; called by the hub's periodic sweep so that no
+   * request needs a timer of its own.
+   * @param now the clock reading
+   * @param bodyIdleMs the longest a response body may stall
+   */
+  sweep(now: number, bodyIdleMs: number): void {
+    if (this.state === "closed") return;
+    if (this.#deadline !== 0 && now >= this.#deadline) {
+      this.close(this.#deadlineReason);
+    } else if (this.#readSince !== 0 && now - this.#readSince >= bodyIdleMs) {
+      this.close("response body idle timeout");
+    }
+  }
+
+  /**
+   * Probes an idle connection with `OPTIONS *` (DESIGN.md, worker channel
+   * item 4). Resolves true when the worker answered 2xx and the connection
+   * went back to idle.
+   * @param timeoutMs how long the worker has to answer
+   * @returns whether the connection is alive
+   */
+  async probe(timeoutMs: number): Promise<boolean> {
+    if (this.state !== "idle") return false;
+    this.state = "probing";
+    const first = this.#takePending();
+    this.#parser.expect("OPTIONS");
+    this.#deadline = this.#clock.now() + timeoutMs;
+    this.#deadlineReason = "probe unanswered";
+    try {
+      await writeAll(this.#conn, PROBE);
+      const { head, keepAlive } = await this.#readHead(first);
+      this.#deadline = 0;
+      if (head.status < 200 || head.status > 299 || !keepAlive) {
+        this.close(`probe answered ${head.status}`);
+        return false;
+      }
+      this.#finishExchange(true, false);
+      return true;
+    } catch (err) {
+      this.close(this.#closeReason ?? `probe failed: ${message(err)}`);
+      return false;
+    }
+  }
+
+  /**
+   * Sends a request and resolves with the response head and body.
+   *
+   * @param req the request
+   * @param responseTimeoutMs how long the worker has to send the head
+   * @param stats `n` counts the response body bytes handed on
+   * @returns the response; its body stream reads from the worker on demand
+   * @throws {WorkerFailure} when the worker failed; {@linkcode HubError} when the consumer's body did
+   */
+  async exchange(
+    req: OutgoingRequest,
+    responseTimeoutMs: number,
+    stats: { n: number } = { n: 0 },
+  ): Promise<WorkerResponse> {
+    if (this.state === "closed") {
+      throw new WorkerFailure(
+        "closed",
+        this.#closeReason ?? "connection closed",
+        false,
+      );
+    }
+    this.state = "busy";
+    this.served++;
+    const first = this.#takePending();
+    this.#parser.expect(req.method);
+    this.#bodyError = null;
+    this.#deadline = this.#clock.now() + responseTimeoutMs;
+    this.#deadlineReason = "response-timeout";
+
+    const headers = req.headers;
+    const body = req.body;
+    let small: Uint8Array | null = null;
+    if (body) {
+      small = await body.readSmall(SMALL_BODY);
+      if (small || body.length !== null) {
+        headers.push(["content-length", String(small?.length ?? body.length)]);
+      } else {
+        headers.push(["transfer-encoding", "chunked"]);
+      }
+    }
+    if (req.close) headers.push(["connection", "close"]);
+
+    try {
+      const head = serializeRequestHead({
+        method: req.method,
+        target: req.target,
+        headers,
+      });
+      if (small) {
+        await writeAll(this.#conn, concatBytes([head, small]));
+      } else {
+        await writeAll(this.#conn, head);
+        if (body) this.#pump(body);
+      }
+    } catch (err) {
+      if (err instanceof TypeError) {
+        // A field the codec refuses to write: the consumer's fault.
+        this.#finishOrClose(false);
+        throw new HubError("bad-request", err.message);
+      }
+      throw this.#failure(err, false);
+    }
+
+    try {
+      const { head, keepAlive, events, remaining } = await this.#readHead(
+        first,
+      );
+      this.#deadline = 0;
+      if (head.status === 101) {
+        this.close("worker switched protocols");
+        throw new WorkerFailure(
+          "protocol",
+          "worker answered 101 Switching Protocols",
+          true,
+        );
+      }
+      const reusable = keepAlive && !req.close && !this.legacy;
+      const parts: Uint8Array[] = [];
+      let ended = false;
+      for (const ev of events) {
+        if (ev.type === "data") parts.push(ev.data);
+        else if (ev.type === "end") ended = true;
+      }
+      if (ended) {
+        this.#finishExchange(reusable && remaining === null, true);
+        if (parts.length === 0) {
+          return {
+            head,
+            body: headHasNoBody(head, req.method) ? null : new Uint8Array(0),
+          };
+        }
+        return { head, body: concatBytes(parts) };
+      }
+      return { head, body: this.#bodyStream(parts, reusable, stats) };
+    } catch (err) {
+      if (err instanceof WorkerFailure || err instanceof HubError) throw err;
+      throw this.#failure(err, this.#parser.state !== "idle");
+    }
+  }
+
+  #takePending(): Promise<Uint8Array | null> | null {
+    const p = this.#pending;
+    if (!p) return null;
+    this.#pending = null;
+    const buf = this.#idleBuf;
+    return p.then((n) => (n === null ? null : buf.slice(0, n)));
+  }
+
+  async #readHead(first: Promise<Uint8Array | null> | null): Promise<{
+    head: ResponseHead;
+    keepAlive: boolean;
+    events: ParseEvent<ResponseHead>[];
+    remaining: Uint8Array | null;
+  }> {
+    for (;;) {
+      const chunk = first ? await first : await this.#read(HEAD_READ_SIZE);
+      first = null;
+      if (this.state === "closed") {
+        throw this.#failure(null, this.#parser.state !== "idle");
+      }
+      if (chunk === null) {
+        const started = this.#parser.state !== "idle";
+        this.#parser.eof();
+        throw new WorkerFailure(
+          "closed",
+          "worker closed the connection before the response head",
+          started,
+        );
+      }
+      const { events, remaining } = this.#parser.feed(chunk);
+      if (events.length > 0 && events[0].type === "head") {
+        const ev = events[0];
+        return {
+          head: ev.head,
+          keepAlive: ev.keepAlive,
+          events: events.slice(1),
+          remaining,
+        };
+      }
+    }
+  }
+
+  async #read(size: number): Promise<Uint8Array | null> {
+    this.#readSince = this.#clock.now();
+    try {
+      return await this.#reader.read(size);
+    } finally {
+      this.#readSince = 0;
+    }
+  }
+
+  #bodyStream(
+    initial: Uint8Array[],
+    reusable: boolean,
+    stats: { n: number },
+  ): ReadableStream<Uint8Array> {
+    let done = false;
+    return new ReadableStream<Uint8Array>({
+      start: (c) => {
+        for (const p of initial) {
+          stats.n += p.length;
+          c.enqueue(p);
+        }
+      },
+      pull: async (c) => {
+        try {
+          for (;;) {
+            const chunk = await this.#read(BODY_READ_SIZE);
+            if (this.state === "closed") {
+              throw this.#failure(null, true);
+            }
+            let events: ParseEvent<ResponseHead>[];
+            let remaining: Uint8Array | null = null;
+            if (chunk === null) {
+              events = this.#parser.eof();
+            } else {
+              ({ events, remaining } = this.#parser.feed(chunk));
+            }
+            let enqueued = false;
+            for (const ev of events) {
+              if (ev.type === "data") {
+                stats.n += ev.data.length;
+                c.enqueue(ev.data);
+                enqueued = true;
+              } else if (ev.type === "end") {
+                done = true;
+                c.close();
+                this.#finishExchange(
+                  reusable && chunk !== null && remaining === null,
+                  true,
+                );
+                return;
+              }
+            }
+            if (enqueued) return;
+          }
+        } catch (err) {
+          done = true;
+          const failure = err instanceof WorkerFailure
+            ? err
+            : this.#failure(err, true);
+          this.close(this.#closeReason ?? failure.message);
+          c.error(failure);
+        }
+      },
+      cancel: () => {
+        if (!done) this.close("consumer went away during the response body");
+      },
+    });
+  }
+
+  #pump(body: RequestBody): void {
+    this.#pumping = true;
+    const chunked = body.length === null;
+    (async () => {
+      try {
+        for await (const chunk of body.chunks()) {
+          if (this.state === "closed") return;
+          if (chunked) {
+            await writeAll(
+              this.#conn,
+              concatBytes([chunkHeader(chunk.length), chunk, CHUNK_END]),
+            );
+          } else {
+            await writeAll(this.#conn, chunk);
+          }
+        }
+        if (chunked) await writeAll(this.#conn, LAST_CHUNK);
+      } catch (err) {
+        if (this.state !== "closed") {
+          this.#bodyError = err;
+          this.close(
+            err instanceof HubError
+              ? err.message
+              : `consumer request body failed: ${message(err)}`,
+          );
+        }
+      } finally {
+        this.#pumping = false;
+        if (this.#afterPump) {
+          const next = this.#afterPump;
+          this.#afterPump = null;
+          next();
+        }
+      }
+    })();
+  }
+
+  #afterPump: (() => void) | null = null;
+
+  #finishOrClose(reusable: boolean): void {
+    if (reusable) this.#finishExchange(true, true);
+    else this.close("request could not be sent");
+  }
+
+  #finishExchange(reusable: boolean, wasRequest: boolean): void {
+    this.#deadline = 0;
+    if (this.state === "closed") return;
+    if (!reusable) {
+      this.close(
+        this.legacy ? "one request per connection" : "worker asked to close",
+      );
+      return;
+    }
+    if (wasRequest && this.#pumping) {
+      // The worker answered before reading all of the request body: the
+      // connection can be reused only once the body is fully sent.
+      this.#afterPump = () => {
+        if (this.#bodyError) return;
+        this.#events.onReusable(this);
+      };
+      return;
+    }
+    this.#events.onReusable(this);
+  }
+
+  #failure(err: unknown, responseStarted: boolean): WorkerFailure | HubError {
+    if (this.#bodyError instanceof HubError) return this.#bodyError;
+    if (this.#bodyError) {
+      return new HubError(
+        "bad-request",
+        `consumer request body failed: ${message(this.#bodyError)}`,
+      );
+    }
+    const reason = this.#closeReason ?? message(err);
+    if (reason === "response-timeout") {
+      return new WorkerFailure(
+        "response-timeout",
+        "worker sent no response head in time",
+        responseStarted,
+      );
+    }
+    const code = err && typeof err === "object" && "code" in err
+      ? String(err.code)
+      : "closed";
+    return new WorkerFailure(code, reason, responseStarted, { cause: err });
+  }
+}
+
+function headHasNoBody(head: ResponseHead, method: string): boolean {
+  return method === "HEAD" || head.status === 204 || head.status === 304 ||
+    (head.status >= 100 && head.status < 200);
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

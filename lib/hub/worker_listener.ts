@@ -1,0 +1,274 @@
+/**
+ * The worker port: the PTTH handshake (DESIGN.md, "Worker channel"; the
+ * upgrade of draft-kazuho-ptth-ptth), after which the hub is the HTTP client
+ * on the worker's connection; and the legacy port of the original protocol,
+ * where an accepted connection is an idle worker at once.
+ *
+ * @module
+ */
+
+import type { Clock } from "../clock.ts";
+import type { RequestHead } from "../http1/head.ts";
+import { RequestParser } from "../http1/parser.ts";
+import type { Logger } from "../log/logger.ts";
+import type { HubMetrics } from "../metrics/hub_metrics.ts";
+import { ConnReader, writeAll } from "../net/conn_reader.ts";
+import type { Pool } from "./pool.ts";
+import { bearerMatches } from "./token.ts";
+import { WorkerConn } from "./worker_conn.ts";
+
+/** The path a worker asks for in its handshake. */
+export const PTTH_PATH = "/.well-known/pothead/v1/ptth";
+
+/** What the listener needs from the hub. */
+export interface WorkerPortContext {
+  /** Pools by name. */
+  pools: Map<string, Pool>;
+  /** The token workers must present, or null. */
+  token: string | null;
+  /** Time source. */
+  clock: Clock;
+  /** Event log. */
+  log: Logger;
+  /** Series. */
+  metrics: HubMetrics;
+  /** A worker that has not completed its handshake in this time is dropped. @default {10000} */
+  handshakeTimeoutMs: number;
+  /** Called for every connection that joins a pool, and when it closes. */
+  track(conn: WorkerConn, joined: boolean): void;
+}
+
+const encoder = new TextEncoder();
+
+const SWITCHING = encoder.encode(
+  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: ptth\r\nConnection: Upgrade\r\nALPN: http/1.1\r\n\r\n",
+);
+
+function refusal(status: number, reason: string, message: string): Uint8Array {
+  const body = message + "\n";
+  return encoder.encode(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+function header(head: RequestHead, lowerName: string): string | null {
+  for (const [n, v] of head.headers) {
+    if (n.length === lowerName.length && n.toLowerCase() === lowerName) {
+      return v;
+    }
+  }
+  return null;
+}
+
+function peer(conn: Deno.Conn): string {
+  const a = conn.remoteAddr as Deno.NetAddr;
+  return a.hostname?.includes(":")
+    ? `[${a.hostname}]:${a.port}`
+    : `${a.hostname}:${a.port}`;
+}
+
+/** Printable, bounded: a worker name goes into logs and response headers. */
+function cleanName(value: string | null, fallback: string): string {
+  if (!value) return fallback;
+  const clean = value.replace(/[^\x21-\x7e]/g, "").slice(0, 200);
+  return clean || fallback;
+}
+
+/**
+ * Serves the worker port: one handshake per accepted connection.
+ * @param listener the listening socket
+ * @param ctx the hub state
+ * @returns resolves when the listener is closed
+ */
+export async function serveWorkerPort(
+  listener: Deno.Listener,
+  ctx: WorkerPortContext,
+): Promise<void> {
+  try {
+    for await (const conn of listener) {
+      handshake(conn, ctx).catch((err) => {
+        ctx.log.warn("worker handshake failed", {
+          remote: peer(conn),
+          reason: err instanceof Error ? err.message : String(err),
+        });
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      });
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.BadResource)) throw err;
+  }
+}
+
+async function handshake(conn: Deno.Conn, ctx: WorkerPortContext) {
+  const remote = peer(conn);
+  const refuse = async (
+    result: string,
+    status: number,
+    reason: string,
+    message: string,
+  ) => {
+    ctx.metrics.workerConnection(result);
+    ctx.log.warn("worker refused", { remote, result, status, reason: message });
+    await writeAll(conn, refusal(status, reason, message)).catch(() => {});
+    conn.close();
+  };
+
+  const reader = new ConnReader(conn);
+  const parser = new RequestParser({ maxHeadBytes: 8192, maxFields: 32 });
+  let timedOut = false;
+  const timer = ctx.clock.setTimeout(() => {
+    timedOut = true;
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }, ctx.handshakeTimeoutMs);
+  let head: RequestHead | null = null;
+  let extra = false;
+  try {
+    while (!head) {
+      const chunk = await reader.read(2048);
+      if (chunk === null) throw new Error("closed during the handshake");
+      const { events, remaining } = parser.feed(chunk);
+      for (const ev of events) if (ev.type === "head") head = ev.head;
+      if (head && (remaining || events.some((e) => e.type === "data"))) {
+        extra = true;
+      }
+    }
+  } catch (err) {
+    if (timedOut) {
+      ctx.metrics.workerConnection("handshake-timeout");
+      ctx.log.warn("worker refused", {
+        remote,
+        result: "handshake-timeout",
+        reason: `no handshake within ${ctx.handshakeTimeoutMs} ms`,
+      });
+      return;
+    }
+    const msg = err instanceof Error ? err.message : String(err);
+    return await refuse(
+      "bad-handshake",
+      400,
+      "Bad Request",
+      `bad handshake: ${msg}`,
+    );
+  } finally {
+    ctx.clock.clearTimeout(timer);
+  }
+
+  const upgrade = (header(head, "upgrade") ?? "").toLowerCase();
+  const tokens = upgrade.split(",").map((t) => t.trim());
+  if (
+    head.method !== "GET" || head.target !== PTTH_PATH ||
+    !(tokens.includes("ptth") || tokens.includes("ptth/1.0"))
+  ) {
+    return await refuse(
+      "bad-handshake",
+      400,
+      "Bad Request",
+      `expected 'GET ${PTTH_PATH}' with 'Upgrade: ptth'; this port is for pothead workers`,
+    );
+  }
+  if (extra) {
+    return await refuse(
+      "bad-handshake",
+      400,
+      "Bad Request",
+      "bytes after the handshake: a worker must wait for the 101",
+    );
+  }
+  if (
+    ctx.token !== null &&
+    !bearerMatches(header(head, "authorization"), ctx.token)
+  ) {
+    return await refuse(
+      "unauthorized",
+      401,
+      "Unauthorized",
+      "missing or wrong worker token (give the hub's token with --token-file or POTHEAD_WORKER_TOKEN)",
+    );
+  }
+  const poolName = header(head, "pothead-pool") || "default";
+  const pool = ctx.pools.get(poolName);
+  if (!pool || pool.retired) {
+    return await refuse(
+      "unknown-pool",
+      404,
+      "Not Found",
+      `unknown pool '${poolName}' (pools: ${[...ctx.pools.keys()].join(", ")})`,
+    );
+  }
+  await writeAll(conn, SWITCHING);
+  ctx.metrics.workerConnection("accepted");
+  join(
+    conn,
+    pool,
+    cleanName(header(head, "pothead-worker"), remote),
+    false,
+    ctx,
+  );
+}
+
+/**
+ * Serves the legacy port: every accepted connection is an idle worker of the
+ * default pool that takes one request (sent with `Connection: close`).
+ * @param listener the listening socket
+ * @param pool the pool legacy workers serve
+ * @param ctx the hub state
+ * @returns resolves when the listener is closed
+ */
+export async function serveLegacyPort(
+  listener: Deno.Listener,
+  pool: Pool,
+  ctx: WorkerPortContext,
+): Promise<void> {
+  try {
+    for await (const conn of listener) {
+      ctx.metrics.workerConnection("legacy");
+      join(conn, pool, peer(conn), true, ctx);
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.BadResource)) throw err;
+  }
+}
+
+function join(
+  conn: Deno.Conn,
+  pool: Pool,
+  name: string,
+  legacy: boolean,
+  ctx: WorkerPortContext,
+) {
+  try {
+    (conn as Deno.TcpConn).setNoDelay(true);
+    (conn as Deno.TcpConn).setKeepAlive(true);
+  } catch { /* not a TCP socket (tests may use others) */ }
+  const wc = new WorkerConn(conn, {
+    name,
+    pool: pool.name,
+    legacy,
+    remote: peer(conn),
+    clock: ctx.clock,
+    events: {
+      onReusable: (c) => pool.release(c),
+      onClosed: (c, reason) => {
+        pool.forget(c);
+        ctx.track(c, false);
+        if (!legacy || reason !== "one request per connection") {
+          ctx.log.info("worker disconnected", {
+            worker: c.name,
+            pool: pool.name,
+            reason,
+            served: c.served,
+          });
+        }
+      },
+    },
+  });
+  ctx.track(wc, true);
+  if (!legacy) {
+    ctx.log.info("worker connected", { worker: name, pool: pool.name });
+  }
+  pool.release(wc);
+}

@@ -1,0 +1,187 @@
+/**
+ * The hub's Prometheus series, with exactly the names of DESIGN.md. Gauges
+ * are read from the pools when scraped, so the request path only counts and
+ * observes.
+ *
+ * @module
+ */
+
+import client from "prom-client";
+
+/** Buckets for waits and durations of expensive jobs, in seconds. */
+export const JOB_BUCKETS: number[] = [
+  0.001,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+  60,
+  120,
+  300,
+];
+
+/** What the gauges read when scraped. */
+export interface PoolGaugeSource {
+  /** Per pool: queue length, idle and busy connections. */
+  pools(): Iterable<
+    { name: string; queued: number; idle: number; busy: number }
+  >;
+}
+
+/** Counters and histograms of one pool, bound to its label once. */
+export interface PoolSeries {
+  /** Observe a queue wait in seconds. */
+  queueWait(seconds: number): void;
+  /** Count a finished request with its status and duration in seconds. */
+  finished(status: number, seconds: number): void;
+  /** Count a request refused by the hub (reason: a `Pothead-Error` code). */
+  rejected(reason: string): void;
+  /** Count a request sent to a second worker. */
+  redispatched(): void;
+}
+
+/**
+ * The hub's registry and series.
+ *
+ * @example Count a request
+ * ```ts
+ * import { HubMetrics } from "./hub_metrics.ts";
+ * const m = new HubMetrics({ pools: () => [] });
+ * m.pool("default").finished(200, 0.1);
+ * const text = await m.registry.metrics();
+ * if (!text.includes('pothead_hub_requests_total{pool="default",code="200"} 1')) throw new Error(text);
+ * ```
+ */
+export class HubMetrics {
+  /** The registry served at `/metrics`. */
+  readonly registry: client.Registry;
+  #queueWait: client.Histogram<"pool">;
+  #requests: client.Counter<"pool" | "code">;
+  #duration: client.Histogram<"pool">;
+  #rejected: client.Counter<"pool" | "reason">;
+  #redispatched: client.Counter<"pool">;
+  #workerConnections: client.Counter<"result">;
+  #series = new Map<string, PoolSeries>();
+
+  /** @param source where the gauges read pool state */
+  constructor(source: PoolGaugeSource) {
+    const registry = new client.Registry();
+    this.registry = registry;
+    const registers = [registry];
+    new client.Gauge({
+      name: "pothead_hub_queue_length",
+      help: "Requests waiting in the pool's queue.",
+      labelNames: ["pool"],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of source.pools()) this.set({ pool: p.name }, p.queued);
+      },
+    });
+    new client.Gauge({
+      name: "pothead_hub_workers",
+      help: "Worker connections of the pool by state.",
+      labelNames: ["pool", "state"],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of source.pools()) {
+          this.set({ pool: p.name, state: "idle" }, p.idle);
+          this.set({ pool: p.name, state: "busy" }, p.busy);
+        }
+      },
+    });
+    this.#queueWait = new client.Histogram({
+      name: "pothead_hub_queue_wait_seconds",
+      help: "Time from a request's arrival to its dispatch to a worker.",
+      labelNames: ["pool"],
+      buckets: JOB_BUCKETS,
+      registers,
+    });
+    this.#requests = new client.Counter({
+      name: "pothead_hub_requests_total",
+      help: "Consumer requests answered, by pool and status code.",
+      labelNames: ["pool", "code"],
+      registers,
+    });
+    this.#duration = new client.Histogram({
+      name: "pothead_hub_request_duration_seconds",
+      help: "Time from a request's arrival to the end of its response.",
+      labelNames: ["pool"],
+      buckets: JOB_BUCKETS,
+      registers,
+    });
+    this.#rejected = new client.Counter({
+      name: "pothead_hub_rejected_total",
+      help: "Requests the hub answered itself, by reason (Pothead-Error).",
+      labelNames: ["pool", "reason"],
+      registers,
+    });
+    this.#redispatched = new client.Counter({
+      name: "pothead_hub_redispatched_total",
+      help: "Requests sent to a second worker after the first failed.",
+      labelNames: ["pool"],
+      registers,
+    });
+    this.#workerConnections = new client.Counter({
+      name: "pothead_hub_worker_connections_total",
+      help: "Worker connection attempts by result of the handshake.",
+      labelNames: ["result"],
+      registers,
+    });
+  }
+
+  /**
+   * The series of one pool (made once, then reused on the request path).
+   * @param name the pool
+   * @returns its series
+   */
+  pool(name: string): PoolSeries {
+    let s = this.#series.get(name);
+    if (s) return s;
+    const wait = this.#queueWait.labels(name);
+    const duration = this.#duration.labels(name);
+    const redispatched = this.#redispatched.labels(name);
+    const byCode = new Map<number, client.Counter.Internal>();
+    const byReason = new Map<string, client.Counter.Internal>();
+    s = {
+      queueWait: (seconds) => wait.observe(seconds),
+      finished: (status, seconds) => {
+        let c = byCode.get(status);
+        if (!c) {
+          c = this.#requests.labels(name, String(status));
+          byCode.set(status, c);
+        }
+        c.inc();
+        duration.observe(seconds);
+      },
+      rejected: (reason) => {
+        let c = byReason.get(reason);
+        if (!c) {
+          c = this.#rejected.labels(name, reason);
+          byReason.set(reason, c);
+        }
+        c.inc();
+      },
+      redispatched: () => redispatched.inc(),
+    };
+    this.#series.set(name, s);
+    return s;
+  }
+
+  /**
+   * Counts a worker connection attempt.
+   * @param result `accepted`, `legacy`, `unauthorized`, `unknown-pool`, `bad-handshake`, `handshake-timeout`
+   */
+  workerConnection(result: string): void {
+    this.#workerConnections.inc({ result });
+  }
+}
