@@ -5,7 +5,6 @@
  * @module
  */
 
-import type { ManualClock } from "../clock.ts";
 import type { CpuQuota, CpuTimes, Probes } from "./probes.ts";
 
 /** Initial figures of a {@linkcode FakeProbes}. */
@@ -90,7 +89,11 @@ export class FakeProbes implements Probes {
   #total = 0;
   #usageSeconds = 0;
 
-  /** @param options the initial figures */
+  /**
+   * Starts with the given figures and all CPU counters at zero.
+   *
+   * @param options the initial figures
+   */
   constructor(options: FakeProbesOptions = {}) {
     this.cpus = options.cpus ?? 4;
     this.procStat = options.procStat ?? true;
@@ -126,7 +129,7 @@ export class FakeProbes implements Probes {
    * @param ownCpus of those, CPUs used by our own cgroup @default {busyCpus}
    */
   run(
-    clock: ManualClock,
+    clock: { advance(ms: number): void },
     ms: number,
     busyCpus: number,
     ownCpus: number = busyCpus,
@@ -138,24 +141,40 @@ export class FakeProbes implements Probes {
     }
   }
 
-  /** @returns the fake `/proc/stat` counters, or `undefined` when absent */
+  /**
+   * The counters moved by {@linkcode FakeProbes.spend}.
+   *
+   * @returns the fake `/proc/stat` counters, or `undefined` when absent
+   */
   cpuTimes(): CpuTimes | undefined {
     return this.procStat
       ? { idle: this.#idle, total: this.#total, cpus: this.cpus }
       : undefined;
   }
 
-  /** @returns {@linkcode FakeProbes.load} */
+  /**
+   * The load average as set.
+   *
+   * @returns {@linkcode FakeProbes.load}
+   */
   loadAverage(): number | undefined {
     return this.load;
   }
 
-  /** @returns {@linkcode FakeProbes.cpus} */
+  /**
+   * The CPU count as set.
+   *
+   * @returns {@linkcode FakeProbes.cpus}
+   */
   onlineCpus(): number {
     return this.cpus;
   }
 
-  /** @returns the quota, with usage when {@linkcode FakeProbes.quotaUsage} */
+  /**
+   * The quota as set, with the usage {@linkcode FakeProbes.spend} accounted.
+   *
+   * @returns the quota, with usage when {@linkcode FakeProbes.quotaUsage}
+   */
   cpuQuota(): CpuQuota | undefined {
     if (this.quotaCpus === undefined) return undefined;
     return this.quotaUsage
@@ -163,12 +182,20 @@ export class FakeProbes implements Probes {
       : { cpus: this.quotaCpus };
   }
 
-  /** @returns {@linkcode FakeProbes.memory} */
+  /**
+   * System memory as set.
+   *
+   * @returns {@linkcode FakeProbes.memory}
+   */
   memoryAvailable(): number | undefined {
     return this.memory;
   }
 
-  /** @returns {@linkcode FakeProbes.cgroupMemory} */
+  /**
+   * cgroup headroom as set.
+   *
+   * @returns {@linkcode FakeProbes.cgroupMemory}
+   */
   cgroupMemoryAvailable(): number | undefined {
     return this.cgroupMemory;
   }

@@ -446,3 +446,19 @@ Deno.test("waitForIdleCpu rejects nonsense arguments", () => {
   );
   assert.throws(() => waitForIdleCpu(1, { probes, rampDelay: -1 }), RangeError);
 });
+
+Deno.test("waitForIdleCpu on this machine's real probes admits one and aborts cleanly", async () => {
+  const clock = new ManualClock();
+  const gate = waitForIdleCpu(1, { clock, maxConcurrent: 1 });
+  const a = ask(gate);
+  await settle();
+  assert.ok(admitted(a));
+  const controller = new AbortController();
+  const b = ask(gate, controller.signal);
+  clock.advance(1000); // real /proc/stat, fake time: whatever it reads, no throw
+  controller.abort("done");
+  await settle();
+  assert.equal(b.error, "done");
+  assert.equal(clock.pending, 0);
+  a.ticket!.done?.();
+});

@@ -17,6 +17,7 @@
  */
 
 export type { Gate, SlotTicket } from "./types.ts";
+export type { Clock, TimerHandle } from "../clock.ts";
 export type {
   CpuQuota,
   CpuTimes,
