@@ -521,7 +521,7 @@ img.onclick = (e) => {
   const step = 3 / zoom / size;
   p.set("x", String(Number(p.get("x") || -0.75) + (e.offsetX - size / 2) * step));
   p.set("y", String(Number(p.get("y") || 0) - (e.offsetY - size / 2) * step));
-  p.set("zoom", String(zoom * 4));
+  p.set("zoom", String(Math.min(1e12, zoom * 4)));
   p.set("iter", String(Math.min(5000, Math.round(Number(p.get("iter") || 700) * 1.3))));
   show(p.toString());
 };
