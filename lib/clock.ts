@@ -5,8 +5,11 @@
  * @module
  */
 
-/** A handle returned by {@linkcode Clock.setTimeout}. */
-export type TimerHandle = number;
+/**
+ * A handle returned by {@linkcode Clock.setTimeout}: opaque (a number for
+ * {@linkcode ManualClock}, whatever the runtime gives for the real clock).
+ */
+export type TimerHandle = number | object;
 
 /** Time and timers, injected wherever pothead measures or waits. */
 export interface Clock {
@@ -31,10 +34,8 @@ export interface Clock {
  */
 export const systemClock: Clock = {
   now: () => performance.now(),
-  // The global may be typed as Node's (returning a Timeout object) when npm
-  // types are in the graph; at run time Deno returns a number.
-  setTimeout: (fn, ms) => setTimeout(fn, ms) as unknown as TimerHandle,
-  clearTimeout: (handle) => clearTimeout(handle),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as number),
 };
 
 /**
@@ -76,7 +77,7 @@ export class ManualClock implements Clock {
 
   /** Forgets a timer. */
   clearTimeout(handle: TimerHandle): void {
-    this.#timers.delete(handle);
+    if (typeof handle === "number") this.#timers.delete(handle);
   }
 
   /** Moves time forward by `ms`, running due timers in time order. */
