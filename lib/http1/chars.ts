@@ -88,17 +88,48 @@ export function decodeLatin1(bytes: Uint8Array, ascii: boolean): string {
 
 const ENCODER = new TextEncoder();
 
+// Small results are carved out of a shared slab: in Deno every new
+// ArrayBuffer costs about a microsecond (allocation plus external-memory
+// accounting), several times the cost of serializing a head. Node's Buffer
+// pool does the same for small buffers.
+const SLAB_SIZE = 64 * 1024;
+const SLAB_MAX = 4 * 1024;
+let slab = new Uint8Array(SLAB_SIZE);
+let slabUsed = 0;
+
+/**
+ * Returns `n` writable bytes that no other caller holds: a view into the
+ * shared slab for small `n`, a new buffer otherwise. The view's `buffer` is
+ * shared with other results, so it must never be transferred or written
+ * outside the view.
+ *
+ * @param n How many bytes.
+ * @returns A view of exactly `n` bytes.
+ */
+export function allocBytes(n: number): Uint8Array {
+  if (n > SLAB_MAX) return new Uint8Array(n);
+  // A fresh slab when full, or when someone transferred (detached) it.
+  if (slabUsed + n > SLAB_SIZE || slab.byteLength === 0) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const view = slab.subarray(slabUsed, slabUsed + n);
+  slabUsed += (n + 7) & ~7; // 8-byte alignment keeps views word-aligned
+  return view;
+}
+
 /**
  * Encodes a string whose code units are all at most 0xFF, one byte each.
  *
  * @param s The string; the caller has checked its code units.
  * @param ascii Whether every code unit is below 0x80 (then the native UTF-8
  * encoder gives the same bytes, faster).
- * @returns The bytes.
+ * @returns The bytes, possibly a view into the shared slab (see
+ * {@linkcode allocBytes}).
  */
 export function encodeLatin1(s: string, ascii: boolean): Uint8Array {
-  if (ascii) return ENCODER.encode(s);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  const out = allocBytes(s.length);
+  if (ascii) ENCODER.encodeInto(s, out);
+  else for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;
 }

@@ -6,6 +6,7 @@
  */
 
 import {
+  allocBytes,
   CHAR_CLASS,
   CR,
   FIELD,
@@ -421,8 +422,6 @@ export class ChunkedDecoder {
   }
 }
 
-const ENCODER = new TextEncoder();
-
 /**
  * The size line for a chunk of `size` bytes: the size in hex and CRLF
  * (RFC 9112 §7.1). Write it, the data, then {@linkcode CHUNK_END}; for small
@@ -430,7 +429,9 @@ const ENCODER = new TextEncoder();
  *
  * @param size The chunk's length in bytes; 0 starts the last chunk, so
  * callers normally skip empty writes instead.
- * @returns The bytes of the size line.
+ * @returns The bytes of the size line. Like every encoder result here it may
+ * be a view into a shared slab: write it or copy it, never transfer its
+ * `buffer` or write into it.
  * @throws {RangeError} When `size` is not a non-negative safe integer.
  *
  * @example Frame a large buffer without copying it
@@ -447,7 +448,12 @@ export function chunkHeader(size: number): Uint8Array {
       `Cannot frame chunk: size must be a non-negative safe integer: current value is ${size}`,
     );
   }
-  return ENCODER.encode(size.toString(16) + "\r\n");
+  const hex = size.toString(16);
+  const out = allocBytes(hex.length + 2);
+  for (let i = 0; i < hex.length; i++) out[i] = hex.charCodeAt(i);
+  out[hex.length] = CR;
+  out[hex.length + 1] = LF;
+  return out;
 }
 
 /** CRLF that ends a chunk's data. Shared: do not modify. */
@@ -462,7 +468,8 @@ export const LAST_CHUNK: Uint8Array = new Uint8Array([0x30, CR, LF, CR, LF]);
  * the data and {@linkcode CHUNK_END} instead.
  *
  * @param data The chunk's data.
- * @returns The framed chunk; an empty array when `data` is empty, because a
+ * @returns The framed chunk (for small chunks a view into a shared slab: do
+ * not transfer its `buffer`); an empty array when `data` is empty, because a
  * chunk of size 0 would end the body.
  *
  * @example Frame a small write
@@ -476,7 +483,7 @@ export function encodeChunk(data: Uint8Array): Uint8Array {
   const n = data.length;
   if (n === 0) return new Uint8Array(0);
   const hex = n.toString(16);
-  const out = new Uint8Array(hex.length + n + 4);
+  const out = allocBytes(hex.length + n + 4);
   for (let i = 0; i < hex.length; i++) out[i] = hex.charCodeAt(i);
   let p = hex.length;
   out[p++] = CR;

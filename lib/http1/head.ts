@@ -9,7 +9,7 @@
  * @module
  */
 
-import { CHAR_CLASS, encodeLatin1, FIELD, TARGET, TOKEN } from "./chars.ts";
+import { encodeLatin1 } from "./chars.ts";
 
 /** Header fields in wire order, names as received (case kept), values with OWS trimmed. */
 export type HeaderPairs = [string, string][];
@@ -52,14 +52,26 @@ export interface ResponseHead {
  * ```
  */
 export function isToken(s: string): boolean {
-  const n = s.length;
-  if (n === 0) return false;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0x7f || (CHAR_CLASS[c] & TOKEN) === 0) return false;
-  }
-  return true;
+  return s.length > 0 && !NOT_TCHAR.test(s);
 }
+
+// Validation by regular expression, once per name or value: V8 runs a
+// negated character class natively, several times faster than a charCodeAt
+// loop in JavaScript.
+/** Any character that is not a tchar (RFC 9110 §5.6.2). */
+const NOT_TCHAR = /[^!#$%&'*+\-.^_`|~0-9A-Za-z]/;
+/**
+ * Any character a field value or reason phrase may not hold: CTLs but HTAB,
+ * DEL (RFC 9110 §5.5), and anything above 0xFF, which has no byte.
+ */
+const NOT_FIELD_TEXT = /[^\t\x20-\x7e\x80-\xff]/;
+/**
+ * Any character a field value may not hold if it is ASCII: the fast first
+ * test; only values it flags are checked against {@linkcode NOT_FIELD_TEXT}.
+ */
+const NOT_ASCII_FIELD_TEXT = /[^\t\x20-\x7e]/;
+/** Any character not allowed in a request-target (visible ASCII only, RFC 9112 §3.2). */
+const NOT_TARGET = /[^\x21-\x7e]/;
 
 // Reason phrases of RFC 9110 §15 for the statuses a hub and a worker send;
 // the phrase is advisory (RFC 9112 §4), so unknown statuses get "".
@@ -112,22 +124,9 @@ const REASONS: Record<number, string> = {
   505: "HTTP Version Not Supported",
 };
 
-/**
- * Checks the code units of a field value or reason phrase: field-vchar, SP
- * and HTAB only (RFC 9110 §5.5), so no CR, LF or NUL can split the message,
- * and none above 0xFF, which has no byte.
- *
- * @returns 1 when some code unit is above 0x7F, 0 when all are ASCII, -1 when
- * one is not allowed.
- */
-function checkFieldText(s: string): number {
-  let hi = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0xff || (CHAR_CLASS[c] & FIELD) === 0) return -1;
-    hi |= c;
-  }
-  return hi > 0x7f ? 1 : 0;
+/** Whether text that failed the ASCII test is valid latin1 field text. */
+function latin1Text(s: string): boolean {
+  return !NOT_FIELD_TEXT.test(s);
 }
 
 /** Shows a rejected string in a message: quoted and escaped, cut short. */
@@ -135,37 +134,40 @@ function show(s: string): string {
   return JSON.stringify(s.length > 64 ? s.slice(0, 64) + "…" : s);
 }
 
-/**
- * Appends field lines to `s`, checking each name and value.
- *
- * @returns The head text and whether all of it is ASCII.
- */
+/** A head being built: its text, and whether any character is above 0x7F. */
+interface Draft {
+  s: string;
+  ascii: boolean;
+}
+
+/** Appends field lines to the draft, checking each name and value. */
 function appendFields(
-  s: string,
-  ascii: boolean,
+  d: Draft,
   headers: Iterable<[string, string]>,
   what: string,
-): [string, boolean] {
+): void {
+  let s = d.s;
   for (const [name, value] of headers) {
-    if (!isToken(name)) {
+    if (name.length === 0 || NOT_TCHAR.test(name)) {
       throw new TypeError(
         `Cannot serialize ${what} head: field name is not a token: current value is ${
           show(name)
         }`,
       );
     }
-    const v = checkFieldText(value);
-    if (v < 0) {
-      throw new TypeError(
-        `Cannot serialize ${what} head: value of field '${name}' contains a control character or a code point above 0xFF: current value is ${
-          show(value)
-        }`,
-      );
+    if (NOT_ASCII_FIELD_TEXT.test(value)) {
+      if (!latin1Text(value)) {
+        throw new TypeError(
+          `Cannot serialize ${what} head: value of field '${name}' contains a control character or a code point above 0xFF: current value is ${
+            show(value)
+          }`,
+        );
+      }
+      d.ascii = false;
     }
-    if (v > 0) ascii = false;
     s += name + ": " + value + "\r\n";
   }
-  return [s, ascii];
+  d.s = s + "\r\n";
 }
 
 /**
@@ -173,7 +175,9 @@ function appendFields(
  * empty line (RFC 9112 §3), into one buffer built from one string.
  *
  * @param head The method, the request-target and the fields in order.
- * @returns The bytes of the head, ready to write.
+ * @returns The bytes of the head, ready to write. Usually a view into a
+ * shared slab (a fresh ArrayBuffer per head costs more than the
+ * serialization): write it or copy it, never transfer its `buffer`.
  * @throws {TypeError} When the method or a field name is not a token, the
  * target is empty or holds SP, a CTL or non-ASCII, or a value holds a control
  * character other than HTAB (CR, LF, NUL…) or a code point above 0xFF. The
@@ -202,25 +206,16 @@ export function serializeRequestHead(
       }`,
     );
   }
-  let targetOk = target.length > 0;
-  for (let i = 0; targetOk && i < target.length; i++) {
-    const c = target.charCodeAt(i);
-    targetOk = c < 0x80 && (CHAR_CLASS[c] & TARGET) !== 0;
-  }
-  if (!targetOk) {
+  if (target.length === 0 || NOT_TARGET.test(target)) {
     throw new TypeError(
       `Cannot serialize request head: request-target is empty or holds SP, a control character or non-ASCII: current value is ${
         show(target)
       }`,
     );
   }
-  const [s, ascii] = appendFields(
-    method + " " + target + " HTTP/1.1\r\n",
-    true,
-    head.headers,
-    "request",
-  );
-  return encodeLatin1(s + "\r\n", ascii);
+  const d: Draft = { s: method + " " + target + " HTTP/1.1\r\n", ascii: true };
+  appendFields(d, head.headers, "request");
+  return encodeLatin1(d.s, d.ascii);
 }
 
 /**
@@ -229,7 +224,8 @@ export function serializeRequestHead(
  *
  * @param head The status, an optional reason phrase (by default the standard
  * phrase for the status, or "" for one not in the table) and the fields.
- * @returns The bytes of the head, ready to write.
+ * @returns The bytes of the head, ready to write. Usually a view into a
+ * shared slab: write it or copy it, never transfer its `buffer`.
  * @throws {RangeError} When the status is not an integer in 100–599.
  * @throws {TypeError} On a field name that is not a token, or a value or
  * reason holding a control character other than HTAB or a code point above
@@ -257,19 +253,15 @@ export function serializeResponseHead(
     );
   }
   const reason = head.reason ?? REASONS[status] ?? "";
-  const r = checkFieldText(reason);
-  if (r < 0) {
+  const ascii = !NOT_ASCII_FIELD_TEXT.test(reason);
+  if (!ascii && !latin1Text(reason)) {
     throw new TypeError(
       `Cannot serialize response head: reason phrase contains a control character or a code point above 0xFF: current value is ${
         show(reason)
       }`,
     );
   }
-  const [s, ascii] = appendFields(
-    "HTTP/1.1 " + status + " " + reason + "\r\n",
-    r === 0,
-    head.headers,
-    "response",
-  );
-  return encodeLatin1(s + "\r\n", ascii);
+  const d: Draft = { s: "HTTP/1.1 " + status + " " + reason + "\r\n", ascii };
+  appendFields(d, head.headers, "response");
+  return encodeLatin1(d.s, d.ascii);
 }

@@ -208,3 +208,31 @@ Deno.test("serialize → parse round trip (property)", () => {
     ),
   );
 });
+
+Deno.test("serialize: results never overlap, even from a shared slab", () => {
+  const first = serializeResponseHead({ status: 200, headers: [["A", "1"]] });
+  const copy = first.slice();
+  for (let i = 0; i < 5000; i++) {
+    serializeRequestHead({
+      method: "GET",
+      target: "/" + i,
+      headers: [["B", "x".repeat(i % 50)]],
+    });
+  }
+  assert.deepEqual(first, copy);
+  // A consumer that transfers (detaches) a result's buffer does not break
+  // later results.
+  structuredClone(first.buffer, { transfer: [first.buffer] });
+  assert.equal(first.length, 0);
+  assert.equal(
+    text(serializeResponseHead({ status: 204, headers: [] })),
+    "HTTP/1.1 204 No Content\r\n\r\n",
+  );
+  // Large heads get their own buffer.
+  const big = serializeResponseHead({
+    status: 200,
+    headers: [["X", "y".repeat(10000)]],
+  });
+  assert.equal(big.byteOffset, 0);
+  assert.equal(big.buffer.byteLength, big.length);
+});

@@ -923,3 +923,41 @@ Deno.test("parser: error messages name the problem and the value", () => {
     { message: "Cannot parse chunk size: current value is 'zz'" },
   );
 });
+
+Deno.test("parser: framing field names in any letter case", () => {
+  const p = new RequestParser();
+  const head = p.feed(
+    b("POST / HTTP/1.1\r\nCONTENT-LENGTH: 2\r\nCONNECTION: CLOSE\r\n\r\nok"),
+  )
+    .events[0];
+  assert.ok(head.type === "head");
+  assert.deepEqual(head.framing, { kind: "length", length: 2 });
+  assert.equal(head.keepAlive, false);
+  const q = new RequestParser();
+  const te = q.feed(b("POST / HTTP/1.1\r\ntRaNsFeR-eNcOdInG: CHUNKED\r\n\r\n"))
+    .events[0];
+  assert.ok(te.type === "head");
+  assert.deepEqual(te.framing, { kind: "chunked" });
+});
+
+Deno.test("parser: a long head fed byte by byte stays linear and is capped exactly", () => {
+  const max = 60000;
+  const wire = b("GET / HTTP/1.1\r\nX: " + "v".repeat(max - 23) + "\r\n\r\n");
+  assert.equal(wire.length, max);
+  const p = new RequestParser({ maxHeadBytes: max });
+  const t0 = performance.now();
+  let events: ParseEvent<RequestHead>[] = [];
+  for (let i = 0; i < wire.length; i++) {
+    events = p.feed(wire.subarray(i, i + 1)).events;
+  }
+  assert.ok(performance.now() - t0 < 5000, "not quadratic");
+  assert.deepEqual(events.map((e) => e.type), ["head", "end"]);
+
+  const q = new RequestParser({ maxHeadBytes: max });
+  const over = b("GET / HTTP/1.1\r\nX: " + "v".repeat(max));
+  let fed = 0;
+  assert.throws(() => {
+    for (; fed < over.length; fed++) q.feed(over.subarray(fed, fed + 1));
+  }, { code: "head-too-large" });
+  assert.equal(fed, max, "thrown on the first byte past the limit");
+});
