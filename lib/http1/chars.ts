@@ -133,3 +133,48 @@ export function encodeLatin1(s: string, ascii: boolean): Uint8Array {
   else for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;
 }
+
+/**
+ * Checks that an option is a non-negative integer.
+ *
+ * @param name The option's name, for the message.
+ * @param value The value given, or undefined.
+ * @param fallback The default.
+ * @returns The value to use.
+ */
+export function limitOption(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(
+      `Cannot use option '${name}': must be a non-negative integer: current value is ${value}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Renders received bytes for an error message: latin1, control characters
+ * escaped, cut to a readable length. Only used on error paths.
+ *
+ * @param bytes The bytes to show.
+ * @param max The most characters to show before "…".
+ * @returns A printable string.
+ */
+export function showBytes(bytes: Uint8Array, max = 64): string {
+  let s = "";
+  const n = Math.min(bytes.length, max);
+  for (let i = 0; i < n; i++) {
+    const c = bytes[i];
+    if (c >= 0x20 && c < 0x7f && c !== 0x5c) s += String.fromCharCode(c);
+    else if (c === 0x0d) s += "\\r";
+    else if (c === 0x0a) s += "\\n";
+    else if (c === 0x09) s += "\\t";
+    else if (c === 0x5c) s += "\\\\";
+    else s += "\\x" + c.toString(16).padStart(2, "0");
+  }
+  return bytes.length > max ? s + "…" : s;
+}

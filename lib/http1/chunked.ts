@@ -13,10 +13,12 @@ import {
   HEX_VALUE,
   HTAB,
   LF,
+  limitOption,
   SEMICOLON,
+  showBytes,
   SP,
 } from "./chars.ts";
-import { Http1ParseError, showBytes } from "./errors.ts";
+import { Http1ParseError } from "./errors.ts";
 
 // Decoder states. Numbers, not strings: the switch runs once per byte of the
 // framing (never per byte of chunk data).
@@ -73,28 +75,6 @@ export interface ChunkedDecoderOptions {
    * @default {16384}
    */
   maxTrailerBytes?: number;
-}
-
-/**
- * Checks that an option is a non-negative integer.
- *
- * @param name The option's name, for the message.
- * @param value The value given, or undefined.
- * @param fallback The default.
- * @returns The value to use.
- */
-export function limitOption(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(
-      `Cannot use option '${name}': must be a non-negative integer: current value is ${value}`,
-    );
-  }
-  return value;
 }
 
 /**

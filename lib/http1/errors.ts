@@ -71,26 +71,3 @@ export class Http1ParseError extends SyntaxError {
     this.code = code;
   }
 }
-
-/**
- * Renders received bytes for an error message: latin1, control characters
- * escaped, cut to a readable length. Only used on error paths.
- *
- * @param bytes The bytes to show.
- * @param max The most characters to show before "…".
- * @returns A printable string.
- */
-export function showBytes(bytes: Uint8Array, max = 64): string {
-  let s = "";
-  const n = Math.min(bytes.length, max);
-  for (let i = 0; i < n; i++) {
-    const c = bytes[i];
-    if (c >= 0x20 && c < 0x7f && c !== 0x5c) s += String.fromCharCode(c);
-    else if (c === 0x0d) s += "\\r";
-    else if (c === 0x0a) s += "\\n";
-    else if (c === 0x09) s += "\\t";
-    else if (c === 0x5c) s += "\\\\";
-    else s += "\\x" + c.toString(16).padStart(2, "0");
-  }
-  return bytes.length > max ? s + "…" : s;
-}

@@ -20,12 +20,14 @@ import {
   FIELD,
   HTAB,
   LF,
+  limitOption,
+  showBytes,
   SP,
   TARGET,
   TOKEN,
 } from "./chars.ts";
-import { ChunkedDecoder, limitOption } from "./chunked.ts";
-import { Http1ErrorCode, Http1ParseError, showBytes } from "./errors.ts";
+import { ChunkedDecoder } from "./chunked.ts";
+import { Http1ErrorCode, Http1ParseError } from "./errors.ts";
 import type { HeaderPairs, RequestHead, ResponseHead } from "./head.ts";
 
 /** Limits of {@linkcode RequestParser} and {@linkcode ResponseParser}. */
@@ -271,7 +273,9 @@ class MessageParser {
       default:
         throw new Http1ParseError(
           Http1ErrorCode.Truncated,
-          `Cannot parse head: connection closed in an incomplete head: current value is ${this.#bufLen} bytes`,
+          this.#bufLen === 0 && this.#informational > 0
+            ? `Cannot parse response: connection closed after ${this.#informational} interim response(s) and no final one`
+            : `Cannot parse head: connection closed in an incomplete head: current value is ${this.#bufLen} bytes`,
         );
     }
   }
