@@ -1,0 +1,416 @@
+/**
+ * The worker's side of a hub connection after the handshake: the worker is
+ * the HTTP/1.1 server, the hub the client. Answers `OPTIONS *` probes itself,
+ * passes every other request to the app, and aborts the app's `req.signal`
+ * when the hub closes the connection during the job (the consumer went away).
+ *
+ * @module
+ */
+
+import { encodeChunk, LAST_CHUNK } from "../http1/chunked.ts";
+import { type RequestHead, serializeResponseHead } from "../http1/head.ts";
+import { type ParseEvent, RequestParser } from "../http1/parser.ts";
+import {
+  BODY_READ_SIZE,
+  concatBytes,
+  ConnReader,
+  writeAll,
+} from "../net/conn_reader.ts";
+import type { JobInfo, PotheadApp } from "./app.ts";
+
+/** What one served job looked like, for logs and metrics. */
+export interface JobRecord {
+  /** Request id. */
+  id: string;
+  /** Method. */
+  method: string;
+  /** Path and query. */
+  target: string;
+  /** Status sent. */
+  status: number;
+  /** Milliseconds from the request head to the end of the response. */
+  ms: number;
+  /** Response body bytes written. */
+  bytesOut: number;
+  /** Set when the job ended early: `aborted` (the hub closed), `app-error`. */
+  error?: string;
+}
+
+/** How a connection is served. */
+export interface ServeOptions {
+  /** The app. */
+  app: PotheadApp;
+  /** Filled in per job. */
+  info: Omit<JobInfo, "requestId" | "consumerAddress">;
+  /** Serve one job, then close (`--poll-jobs`, or draining). */
+  oneJob: () => boolean;
+  /** A job's request head arrived (the slot is busy). */
+  onJobStart?(req: Request): void;
+  /** A job ended. */
+  onJobEnd?(record: JobRecord): void;
+  /** The connection is waiting for a request (the slot is idle). */
+  onIdle?(): void;
+}
+
+const encoder = new TextEncoder();
+const PROBE_ANSWER = encoder.encode("HTTP/1.1 204 No Content\r\n\r\n");
+/** Unread request body the worker discards to keep the connection. */
+const DRAIN_LIMIT = 1024 * 1024;
+
+/** Response fields the worker sets itself (framing and connection). */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "proxy-connection",
+  "content-length",
+]);
+
+function field(head: RequestHead, lower: string): string | null {
+  for (const [n, v] of head.headers) {
+    if (n.length === lower.length && n.toLowerCase() === lower) return v;
+  }
+  return null;
+}
+
+/**
+ * Serves requests on one connection until it closes, the hub asks to close,
+ * or `oneJob()` says to stop after a job.
+ *
+ * @param conn the connection (after the handshake)
+ * @param reader its reader (it may hold bytes that followed the handshake)
+ * @param options the app and callbacks
+ * @returns `closed` when the hub closed or misbehaved, `done` when the worker ended it after a job
+ */
+export async function serveConnection(
+  conn: Deno.Conn,
+  reader: ConnReader,
+  options: ServeOptions,
+): Promise<"closed" | "done"> {
+  const parser = new RequestParser();
+  let pending: Promise<Uint8Array | null> | null = null;
+  const next = () => {
+    const p = pending;
+    pending = null;
+    return p ?? reader.read();
+  };
+  for (;;) {
+    parser.reset();
+    options.onIdle?.();
+    // Read the head of the next request.
+    let head: RequestHead | null = null;
+    let keepAlive = true;
+    let hasBody = false;
+    let events: ParseEvent<RequestHead>[] = [];
+    try {
+      while (!head) {
+        const chunk = await next();
+        if (chunk === null) return "closed";
+        const r = parser.feed(chunk);
+        if (r.remaining) reader.unread(r.remaining);
+        for (const ev of r.events) {
+          if (ev.type === "head") {
+            head = ev.head;
+            keepAlive = ev.keepAlive;
+            hasBody = ev.framing.kind !== "none";
+          } else events.push(ev);
+        }
+      }
+    } catch {
+      // A malformed request from the hub, or a reset: nothing to answer.
+      return "closed";
+    }
+
+    if (head.method === "OPTIONS" && head.target === "*") {
+      // The hub's liveness probe: answered here, never passed to the app.
+      await writeAll(conn, PROBE_ANSWER).catch(() => {});
+      continue;
+    }
+
+    const start = performance.now();
+    const abort = new AbortController();
+    let bodyEnded = !hasBody || events.some((e) => e.type === "end");
+    let connClosed = false;
+    const initial = events.filter((e) => e.type === "data").map((e) =>
+      (e as { data: Uint8Array }).data
+    );
+    events = [];
+
+    // Watches the connection once the request body is read: the hub sends
+    // nothing more during a job, so an end of stream means the consumer went
+    // away (DESIGN.md, worker channel item 5). Bytes that do arrive are kept
+    // for the next request.
+    const watch = () => {
+      const p = reader.read().then(
+        (chunk) => {
+          if (chunk === null) {
+            connClosed = true;
+            abort.abort(
+              new DOMException("the hub closed the connection", "AbortError"),
+            );
+          }
+          return chunk;
+        },
+        () => {
+          connClosed = true;
+          abort.abort(
+            new DOMException("the hub connection failed", "AbortError"),
+          );
+          return null;
+        },
+      );
+      pending = p;
+    };
+
+    let body: ReadableStream<Uint8Array> | null = null;
+    if (hasBody && head.method !== "GET" && head.method !== "HEAD") {
+      body = new ReadableStream<Uint8Array>({
+        start(c) {
+          for (const d of initial) c.enqueue(d);
+          if (bodyEnded) {
+            c.close();
+          }
+        },
+        async pull(c) {
+          try {
+            for (;;) {
+              const chunk = await reader.read(BODY_READ_SIZE);
+              if (chunk === null) {
+                parser.eof();
+                throw new Error("connection closed during the request body");
+              }
+              const r = parser.feed(chunk);
+              if (r.remaining) reader.unread(r.remaining);
+              let got = false;
+              for (const ev of r.events) {
+                if (ev.type === "data") {
+                  c.enqueue(ev.data);
+                  got = true;
+                } else if (ev.type === "end") {
+                  bodyEnded = true;
+                  c.close();
+                  watch();
+                  return;
+                }
+              }
+              if (got) return;
+            }
+          } catch (err) {
+            connClosed = true;
+            abort.abort(err);
+            c.error(err);
+          }
+        },
+      });
+    }
+    if (bodyEnded) watch();
+
+    const host = field(head, "host") ?? "localhost";
+    const url = head.target.startsWith("/")
+      ? `http://${host}${head.target}`
+      : head.target;
+    const requestId = field(head, "x-request-id") ?? "";
+    const xff = field(head, "x-forwarded-for");
+    const consumerAddress = xff
+      ? xff.slice(xff.lastIndexOf(",") + 1).trim()
+      : "";
+    let req: Request;
+    try {
+      req = new Request(url, {
+        method: head.method,
+        headers: head.headers,
+        body,
+        signal: abort.signal,
+      });
+    } catch (err) {
+      await writeResponse(
+        conn,
+        new Response(
+          `bad request: ${err instanceof Error ? err.message : err}\n`,
+          { status: 400 },
+        ),
+        head.method,
+        false,
+      ).catch(() => {});
+      return "closed";
+    }
+    options.onJobStart?.(req);
+    const info: JobInfo = { ...options.info, requestId, consumerAddress };
+
+    let res: Response;
+    let error: string | undefined;
+    try {
+      res = await options.app.fetch(req, info);
+      if (!(res instanceof Response)) {
+        throw new TypeError("the app's fetch did not return a Response");
+      }
+    } catch (err) {
+      error = abort.signal.aborted ? "aborted" : "app-error";
+      if (!abort.signal.aborted) {
+        console.error(
+          `pothead-worker: the app failed on ${head.method} ${head.target}: ${
+            err instanceof Error ? err.stack ?? err.message : err
+          }`,
+        );
+      }
+      res = new Response("internal error in the worker's app\n", {
+        status: 500,
+        headers: { "content-type": "text/plain; charset=utf-8" },
+      });
+    }
+
+    let close = !keepAlive || options.oneJob();
+    let bytesOut = 0;
+    if (connClosed) {
+      await res.body?.cancel().catch(() => {});
+    } else {
+      if (!bodyEnded) {
+        // The app did not read the whole body. Discard a little to keep the
+        // connection; beyond that, closing is cheaper than reading.
+        close = close || !(await drainBody(body, DRAIN_LIMIT));
+      }
+      try {
+        bytesOut = await writeResponse(conn, res, head.method, close);
+      } catch {
+        connClosed = true;
+        error ??= "write-failed";
+      }
+    }
+    options.onJobEnd?.({
+      id: requestId,
+      method: head.method,
+      target: head.target,
+      status: res.status,
+      ms: performance.now() - start,
+      bytesOut,
+      error: error ?? (connClosed ? "aborted" : undefined),
+    });
+    if (connClosed) return "closed";
+    if (close) return "done";
+  }
+}
+
+async function drainBody(
+  body: ReadableStream<Uint8Array> | null,
+  limit: number,
+): Promise<boolean> {
+  if (!body || body.locked) return false;
+  const r = body.getReader();
+  let n = 0;
+  try {
+    for (;;) {
+      const { done, value } = await r.read();
+      if (done) return true;
+      n += value.length;
+      if (n > limit) {
+        await r.cancel();
+        return false;
+      }
+    }
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes a response: head and a one-chunk body in one write with a
+ * `Content-Length`; longer bodies stream with the app's `Content-Length`, or
+ * chunked.
+ * @returns body bytes written
+ */
+async function writeResponse(
+  conn: Deno.Conn,
+  res: Response,
+  method: string,
+  close: boolean,
+): Promise<number> {
+  const headers: [string, string][] = [];
+  let declared: string | null = null;
+  for (const [name, value] of res.headers) {
+    if (HOP_BY_HOP.has(name)) {
+      if (name === "content-length") declared = value;
+      continue;
+    }
+    headers.push([name, value]);
+  }
+  if (close) headers.push(["connection", "close"]);
+  const status = res.status;
+  const noBody = method === "HEAD" || status === 204 || status === 304 ||
+    status < 200;
+  const head = (extra: [string, string] | null) => {
+    if (extra) headers.push(extra);
+    return serializeResponseHead({ status, reason: res.statusText, headers });
+  };
+  if (noBody || res.body === null) {
+    await res.body?.cancel().catch(() => {});
+    const length = noBody ? declared : "0";
+    await writeAll(
+      conn,
+      head(
+        length !== null && status !== 204 && status !== 304
+          ? ["content-length", length]
+          : null,
+      ),
+    );
+    return 0;
+  }
+  const reader = res.body.getReader();
+  const first = await reader.read();
+  if (first.done) {
+    await writeAll(conn, head(["content-length", "0"]));
+    return 0;
+  }
+  const second = await reader.read();
+  if (second.done) {
+    await writeAll(
+      conn,
+      concatBytes([
+        head(["content-length", String(first.value.length)]),
+        first.value,
+      ]),
+    );
+    return first.value.length;
+  }
+  let written = 0;
+  if (declared !== null && /^\d+$/.test(declared)) {
+    const length = Number(declared);
+    await writeAll(conn, head(["content-length", declared]));
+    for (
+      let chunk: ReadableStreamReadResult<Uint8Array> = first;
+      !chunk.done;
+      chunk = written === first.value.length ? second : await reader.read()
+    ) {
+      written += chunk.value.length;
+      if (written > length) {
+        await reader.cancel();
+        throw new Error("the app's body is longer than its Content-Length");
+      }
+      await writeAll(conn, chunk.value);
+    }
+    if (written !== length) {
+      throw new Error("the app's body is shorter than its Content-Length");
+    }
+    return written;
+  }
+  await writeAll(
+    conn,
+    concatBytes([
+      head(["transfer-encoding", "chunked"]),
+      encodeChunk(first.value),
+      encodeChunk(second.value),
+    ]),
+  );
+  written = first.value.length + second.value.length;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (value.length === 0) continue;
+    written += value.length;
+    await writeAll(conn, encodeChunk(value));
+  }
+  await writeAll(conn, LAST_CHUNK);
+  return written;
+}

@@ -1,0 +1,37 @@
+/**
+ * pothead: a load-balancing hub for expensive, non-concurrent HTTP requests.
+ * Workers dial out to the hub and pull the next queued request only when
+ * they have room.
+ *
+ * This module is the library face for app authors and embedders: the app
+ * contract, the gates for `--poll-jobs`, and the functions that start a hub
+ * or a worker in-process.
+ *
+ * @example An app that pulls a job only when a CPU is idle
+ * ```ts
+ * import { type PotheadApp, waitForIdleCpu } from "./mod.ts";
+ * const gate = waitForIdleCpu(1);
+ * export default {
+ *   fetch: () => new Response("done\n"),
+ *   waitForSlot: (signal) => gate(signal),
+ * } satisfies PotheadApp;
+ * ```
+ *
+ * @module
+ */
+
+export type { FetchHandler, JobInfo, PotheadApp } from "./lib/worker/app.ts";
+export { appFromModule, demoApp, loadApp } from "./lib/worker/app.ts";
+export { runWorker } from "./lib/worker/run_worker.ts";
+export type { WorkerHandle, WorkerOptions } from "./lib/worker/run_worker.ts";
+export { serveHub } from "./lib/hub/serve_hub.ts";
+export type {
+  HubAddresses,
+  HubHandle,
+  HubOptions,
+  ListenAddress,
+} from "./lib/hub/serve_hub.ts";
+export { HubError, HubErrorCode } from "./lib/hub/errors.ts";
+export * from "./lib/gating/mod.ts";
+export { Logger } from "./lib/log/logger.ts";
+export type { LogFormat, LoggerOptions } from "./lib/log/logger.ts";
