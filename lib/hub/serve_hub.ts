@@ -125,6 +125,7 @@ export interface HubHandle extends AsyncDisposable {
  * await res?.body?.cancel();
  * ```
  */
+// deno-lint-ignore require-await -- async so that start-up errors reject
 export async function serveHub(options: HubOptions = {}): Promise<HubHandle> {
   const clock = options.clock ?? systemClock;
   const log = options.logger ?? new Logger();

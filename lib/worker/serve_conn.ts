@@ -13,7 +13,7 @@ import { type ParseEvent, RequestParser } from "../http1/parser.ts";
 import {
   BODY_READ_SIZE,
   concatBytes,
-  ConnReader,
+  type ConnReader,
   writeAll,
 } from "../net/conn_reader.ts";
 import type { JobInfo, PotheadApp } from "./app.ts";
