@@ -54,23 +54,35 @@ export const RENDER_DEFAULTS: Readonly<RenderParams> = Object.freeze({
   iter: 700,
 });
 
-/** Inclusive bounds of the query parameters. */
-export const RENDER_LIMITS = Object.freeze({
+/** Inclusive bounds of the query parameters, see {@linkcode RENDER_LIMITS}. */
+export interface RenderLimits {
   /** Bound of `|x|` and `|y|`. */
-  coordinate: 4,
+  coordinate: number;
   /** Smallest `zoom`. */
-  minZoom: 0.1,
+  minZoom: number;
   /** Largest `zoom`: beyond it, 64-bit floats cannot tell pixels apart. */
-  maxZoom: 1e12,
+  maxZoom: number;
   /** Smallest `size`. */
-  minSize: 16,
+  minSize: number;
   /** Largest `size`. */
-  maxSize: 1024,
+  maxSize: number;
   /** Smallest `iter`. */
-  minIter: 1,
+  minIter: number;
   /** Largest `iter`. */
-  maxIter: 5000,
+  maxIter: number;
   /** Bound of each part of the `julia` constant. */
+  julia: number;
+}
+
+/** The bounds this renderer enforces (400 outside them). */
+export const RENDER_LIMITS: Readonly<RenderLimits> = Object.freeze({
+  coordinate: 4,
+  minZoom: 0.1,
+  maxZoom: 1e12,
+  minSize: 16,
+  maxSize: 1024,
+  minIter: 1,
+  maxIter: 5000,
   julia: 2,
 });
 
@@ -631,4 +643,5 @@ export function createMandelbrotApp(
 }
 
 /** The app that `worker.ts` and `deno serve` load. */
-export default createMandelbrotApp() satisfies FetchApp;
+const app: FetchApp = createMandelbrotApp();
+export default app;

@@ -430,6 +430,7 @@ class Demo {
   readonly #stopped: Promise<void>;
   readonly #force = Promise.withResolvers<void>();
   #stopping: Promise<void> | undefined;
+  #stopAskedAt: number | undefined;
 
   constructor(options: DemoOptions) {
     this.#options = options;
@@ -457,15 +458,21 @@ class Demo {
     return this.#stop.signal;
   }
 
-  /** First signal: stop gracefully. Second: kill at once. */
+  /**
+   * First signal: stop gracefully. A repeat after a second: kill at once.
+   * Repeats within that second are one Ctrl-C seen twice: the terminal
+   * signals this process directly, and `deno task` forwards it again.
+   */
   requestStop(signal: string): void {
-    if (this.#stop.signal.aborted) {
-      say(yellow(`${signal} again: killing the children now`));
-      this.#force.resolve();
+    if (this.#stopAskedAt === undefined) {
+      this.#stopAskedAt = performance.now();
+      say(dim(`\n${signal}: stopping`));
+      this.#stop.abort(new DemoError(signal));
       return;
     }
-    say(dim(`\n${signal}: stopping`));
-    this.#stop.abort(new DemoError(signal));
+    if (performance.now() - this.#stopAskedAt < 1_000) return;
+    say(yellow(`${signal} again: killing the children now`));
+    this.#force.resolve();
   }
 
   #onLine = (child: Child, line: string): void => {
