@@ -32,6 +32,7 @@ import {
   type SystemId,
 } from "./bench/systems.ts";
 import { WRK_INSTALL } from "./bench/wrk.ts";
+import { type RunFigures, targetsTable } from "./bench/targets.ts";
 
 const USAGE = `usage: deno task bench [options]
   --scenario LIST          tail,overhead,stream,scale (tail = tail50 + tail5); default all
@@ -152,6 +153,7 @@ async function main(): Promise<number> {
     "",
   ];
   const json: Record<string, unknown> = { machine: m, args };
+  const figures: RunFigures = {};
   const write = () => {
     Deno.writeTextFileSync(`${out}/results.md`, sections.join("\n") + "\n");
     Deno.writeTextFileSync(
@@ -188,6 +190,7 @@ async function main(): Promise<number> {
       log,
     });
     Deno.writeTextFileSync(`${out}/latency.svg`, r.svg);
+    figures.tail50 = r.rows;
     json.tail50 = r.rows.map(({ sortedMs: _s, ...rest }) => rest);
     section("tail50", r.markdown + `\nChart: \`${out}/latency.svg\`.\n`);
   }
@@ -236,6 +239,7 @@ async function main(): Promise<number> {
         machineLine: mline,
         log,
       });
+      figures.overhead = r.rows;
       json.overhead = r.rows.map((x) => ({
         ...x,
         wrk: { ...x.wrk, raw: undefined },
@@ -253,6 +257,7 @@ async function main(): Promise<number> {
       machineLine: mline,
       log,
     });
+    figures.stream = r.rows;
     json.stream = r.rows;
     section("stream", r.markdown);
   }
@@ -268,8 +273,12 @@ async function main(): Promise<number> {
       log,
     });
     json.scale = r.data;
+    const idle = r.data.idle as { rss?: number } | undefined;
+    if (idle?.rss) figures.idle = { rssKiB: idle.rss, count: scaleCount };
     section("scale", r.markdown);
   }
+  const targets = targetsTable(figures);
+  if (targets) section("targets", targets);
   write();
   if (args.profile) {
     for (const kind of ["hub", "worker"]) {

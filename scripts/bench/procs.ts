@@ -25,6 +25,9 @@ let seq = 0;
 /** Where child logs go. */
 export function setLogDir(dir: string): void {
   logDir = dir;
+  try {
+    Deno.removeSync(dir, { recursive: true }); // this run's logs only
+  } catch { /* none yet */ }
   Deno.mkdirSync(dir, { recursive: true });
 }
 

@@ -28,6 +28,7 @@ export interface StreamRow {
   name: string;
   down: Transfer;
   up: Transfer;
+  startRssMiB: number;
   peakRssMiB: number;
 }
 
@@ -79,6 +80,7 @@ export async function runStream(
       "upload MB/s",
       "download ÷ HAProxy",
       "upload ÷ HAProxy",
+      "balancer RSS before MiB",
       "balancer peak RSS MiB",
     ],
     rows.map((
@@ -89,6 +91,7 @@ export async function runStream(
       mb(r.up),
       pct(r.down, ref?.down),
       pct(r.up, ref?.up),
+      fx(r.startRssMiB),
       fx(r.peakRssMiB),
     ]),
   );

@@ -114,7 +114,13 @@ export async function streamThrough(
   port: number,
   bytes: number,
   balancerPids: number[],
-): Promise<{ down: Transfer; up: Transfer; peakRssMiB: number }> {
+): Promise<
+  { down: Transfer; up: Transfer; startRssMiB: number; peakRssMiB: number }
+> {
+  const startKiB = balancerPids.reduce(
+    (s, pid) => s + (procStatusKiB(pid, "VmRSS") || 0),
+    0,
+  );
   const samplers = balancerPids.map((pid) => sampleRss(pid, 25));
   const timeoutMs = Math.max(60_000, bytes / 5e6); // ≥ 5 MB/s or fail
   const down = await download(port, bytes, timeoutMs);
@@ -125,5 +131,10 @@ export async function streamThrough(
     const hwm = procStatusKiB(pid, "VmHWM");
     peak += Math.max(sampled, isNaN(hwm) ? 0 : hwm);
   });
-  return { down, up, peakRssMiB: balancerPids.length ? peak / 1024 : NaN };
+  return {
+    down,
+    up,
+    startRssMiB: balancerPids.length ? startKiB / 1024 : NaN,
+    peakRssMiB: balancerPids.length ? peak / 1024 : NaN,
+  };
 }
