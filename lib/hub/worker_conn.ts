@@ -138,7 +138,8 @@ export class WorkerConn {
 
   #conn: Deno.Conn;
   #reader: ConnReader;
-  #parser: ResponseParser;
+  #parser: ResponseParser | null = null;
+  #parserOptions: ParserOptions | undefined;
   #clock: Clock;
   #events: WorkerConnEvents;
   #idleBuf = new Uint8Array(1);
@@ -159,7 +160,9 @@ export class WorkerConn {
   constructor(conn: Deno.Conn, options: WorkerConnOptions) {
     this.#conn = conn;
     this.#reader = new ConnReader(conn);
-    this.#parser = new ResponseParser(options.parser);
+    // Made at the first exchange: an idle connection that never serves keeps
+    // no parser state (issue 2: idle connections must stay cheap).
+    this.#parserOptions = options.parser;
     this.#clock = options.clock;
     this.#events = options.events;
     this.name = options.name;
@@ -243,7 +246,7 @@ export class WorkerConn {
     if (this.state !== "idle") return false;
     this.state = "probing";
     const first = this.#takePending();
-    this.#parser.expect("OPTIONS");
+    this.#parserFor().expect("OPTIONS");
     this.#deadline = this.#clock.now() + timeoutMs;
     this.#deadlineReason = "probe unanswered";
     try {
@@ -286,7 +289,7 @@ export class WorkerConn {
     this.state = "busy";
     this.served++;
     const first = this.#takePending();
-    this.#parser.expect(req.method);
+    this.#parserFor().expect(req.method);
     this.#bodyError = null;
     this.#deadline = this.#clock.now() + responseTimeoutMs;
     this.#deadlineReason = "response-timeout";
@@ -358,8 +361,12 @@ export class WorkerConn {
       return { head, body: this.#bodyStream(parts, reusable, stats) };
     } catch (err) {
       if (err instanceof WorkerFailure || err instanceof HubError) throw err;
-      throw this.#failure(err, this.#parser.state !== "idle");
+      throw this.#failure(err, this.#parser!.state !== "idle");
     }
+  }
+
+  #parserFor(): ResponseParser {
+    return this.#parser ??= new ResponseParser(this.#parserOptions);
   }
 
   #takePending(): Promise<Uint8Array | null> | null {
@@ -380,18 +387,18 @@ export class WorkerConn {
       const chunk = first ? await first : await this.#read(HEAD_READ_SIZE);
       first = null;
       if (this.state === "closed") {
-        throw this.#failure(null, this.#parser.state !== "idle");
+        throw this.#failure(null, this.#parser!.state !== "idle");
       }
       if (chunk === null) {
-        const started = this.#parser.state !== "idle";
-        this.#parser.eof();
+        const started = this.#parser!.state !== "idle";
+        this.#parser!.eof();
         throw new WorkerFailure(
           "closed",
           "worker closed the connection before the response head",
           started,
         );
       }
-      const { events, remaining } = this.#parser.feed(chunk);
+      const { events, remaining } = this.#parser!.feed(chunk);
       if (events.length > 0 && events[0].type === "head") {
         const ev = events[0];
         return {
@@ -436,9 +443,9 @@ export class WorkerConn {
             let events: ParseEvent<ResponseHead>[];
             let remaining: Uint8Array | null = null;
             if (chunk === null) {
-              events = this.#parser.eof();
+              events = this.#parser!.eof();
             } else {
-              ({ events, remaining } = this.#parser.feed(chunk));
+              ({ events, remaining } = this.#parser!.feed(chunk));
             }
             let enqueued = false;
             for (const ev of events) {

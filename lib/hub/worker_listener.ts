@@ -15,7 +15,7 @@ import type { HubMetrics } from "../metrics/hub_metrics.ts";
 import { ConnReader, writeAll } from "../net/conn_reader.ts";
 import type { Pool } from "./pool.ts";
 import { bearerMatches } from "./token.ts";
-import { WorkerConn } from "./worker_conn.ts";
+import { WorkerConn, type WorkerConnEvents } from "./worker_conn.ts";
 
 /** The path a worker asks for in its handshake. */
 export const PTTH_PATH = "/.well-known/pothead/v1/ptth";
@@ -128,7 +128,9 @@ async function handshake(conn: Deno.Conn, ctx: WorkerPortContext) {
   let extra = false;
   try {
     while (!head) {
-      const chunk = await reader.read(2048);
+      // A handshake is about 200 bytes: a small buffer keeps the garbage of
+      // thousands of connecting workers small.
+      const chunk = await reader.read(512);
       if (chunk === null) throw new Error("closed during the handshake");
       const { events, remaining } = parser.feed(chunk);
       for (const ev of events) if (ev.type === "head") head = ev.head;
@@ -205,6 +207,7 @@ async function handshake(conn: Deno.Conn, ctx: WorkerPortContext) {
     conn,
     pool,
     cleanName(header(head, "pothead-worker"), remote),
+    remote,
     false,
     ctx,
   );
@@ -214,43 +217,53 @@ async function handshake(conn: Deno.Conn, ctx: WorkerPortContext) {
  * Serves the legacy port: every accepted connection is an idle worker of the
  * default pool that takes one request (sent with `Connection: close`).
  * @param listener the listening socket
- * @param pool the pool legacy workers serve
+ * @param pool the pool legacy workers serve, or a function that names it
+ *   for each connection (it may change on a reload); none: the connection
+ *   is closed
  * @param ctx the hub state
  * @returns resolves when the listener is closed
  */
 export async function serveLegacyPort(
   listener: Deno.Listener,
-  pool: Pool,
+  pool: Pool | (() => Pool | undefined),
   ctx: WorkerPortContext,
 ): Promise<void> {
   try {
     for await (const conn of listener) {
+      const remote = peer(conn);
+      const target = typeof pool === "function" ? pool() : pool;
+      if (!target || target.retired) {
+        ctx.metrics.workerConnection("unknown-pool");
+        ctx.log.warn("worker refused", {
+          remote,
+          result: "unknown-pool",
+          reason: "no pool in force for legacy workers",
+        });
+        conn.close();
+        continue;
+      }
       ctx.metrics.workerConnection("legacy");
-      join(conn, pool, peer(conn), true, ctx);
+      join(conn, target, remote, remote, true, ctx);
     }
   } catch (err) {
     if (!(err instanceof Deno.errors.BadResource)) throw err;
   }
 }
 
-function join(
-  conn: Deno.Conn,
+const sharedEvents = new WeakMap<Pool, WorkerConnEvents[]>();
+
+/**
+ * The owner callbacks of a pool's connections, made once per pool (and kind)
+ * rather than once per connection: idle connections must stay cheap.
+ */
+function eventsFor(
   pool: Pool,
-  name: string,
   legacy: boolean,
   ctx: WorkerPortContext,
-) {
-  try {
-    (conn as Deno.TcpConn).setNoDelay(true);
-    (conn as Deno.TcpConn).setKeepAlive(true);
-  } catch { /* not a TCP socket (tests may use others) */ }
-  const wc = new WorkerConn(conn, {
-    name,
-    pool: pool.name,
-    legacy,
-    remote: peer(conn),
-    clock: ctx.clock,
-    events: {
+): WorkerConnEvents {
+  let pair = sharedEvents.get(pool);
+  if (!pair) {
+    const make = (legacy: boolean): WorkerConnEvents => ({
       onReusable: (c) => pool.release(c),
       onClosed: (c, reason) => {
         pool.forget(c);
@@ -264,7 +277,32 @@ function join(
           });
         }
       },
-    },
+    });
+    pair = [make(false), make(true)];
+    sharedEvents.set(pool, pair);
+  }
+  return pair[legacy ? 1 : 0];
+}
+
+function join(
+  conn: Deno.Conn,
+  pool: Pool,
+  name: string,
+  remote: string,
+  legacy: boolean,
+  ctx: WorkerPortContext,
+) {
+  try {
+    (conn as Deno.TcpConn).setNoDelay(true);
+    (conn as Deno.TcpConn).setKeepAlive(true);
+  } catch { /* not a TCP socket (tests may use others) */ }
+  const wc = new WorkerConn(conn, {
+    name,
+    pool: pool.name,
+    legacy,
+    remote,
+    clock: ctx.clock,
+    events: eventsFor(pool, legacy, ctx),
   });
   ctx.track(wc, true);
   if (!legacy) {
