@@ -91,6 +91,7 @@ export async function runOverhead(
       "system",
       "req/s",
       "÷ HAProxy maxconn 1",
+      "slot ms/req",
       "p50 ms",
       "p90 ms",
       "p99 ms",
@@ -102,6 +103,7 @@ export async function runOverhead(
       r.name,
       int(r.wrk.rps),
       ref ? fx(r.wrk.rps / ref.wrk.rps, 2) : "—",
+      r.id === "direct" ? "—" : fx(o.servers * 1000 / r.wrk.rps, 3),
       fx(r.wrk.p50Ms, 2),
       fx(r.wrk.p90Ms, 2),
       fx(r.wrk.p99Ms, 2),
@@ -115,7 +117,9 @@ export async function runOverhead(
     "",
     `Closed loop: wrk, 2 threads, ${o.conns} connections, ${o.seconds} s, \`GET /hello\` (trivial handler) on ${o.servers} ` +
     "one-slot workers (direct: one backend alone). CPU per request from /proc (user+system) of the balancer " +
-    "process(es) and of the worker/backend processes during the measured run. wrk itself shares the 2 cores.",
+    "process(es) and of the worker/backend processes during the measured run. Slot ms/req = workers ÷ req/s: how " +
+    "long one worker slot is taken per trivial request, the cost a balancer adds to every job (at 80 % load each " +
+    "added ms costs tens of ms of p99). wrk itself shares the 2 cores.",
     "",
     table,
     "",
