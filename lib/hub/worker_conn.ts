@@ -26,6 +26,7 @@ import {
   HEAD_READ_SIZE,
   writeAll,
 } from "../net/conn_reader.ts";
+import type { ByteConn } from "../net/byte_conn.ts";
 import { HubError } from "./errors.ts";
 import type { RequestBody } from "./request_body.ts";
 
@@ -136,7 +137,7 @@ export class WorkerConn {
   /** Requests served on this connection. */
   served = 0;
 
-  #conn: Deno.Conn;
+  #conn: ByteConn;
   #reader: ConnReader;
   #parser: ResponseParser | null = null;
   #parserOptions: ParserOptions | undefined;
@@ -157,7 +158,7 @@ export class WorkerConn {
    * @param conn the socket, after the handshake
    * @param options name, pool, clock and owner callbacks
    */
-  constructor(conn: Deno.Conn, options: WorkerConnOptions) {
+  constructor(conn: ByteConn, options: WorkerConnOptions) {
     this.#conn = conn;
     this.#reader = new ConnReader(conn);
     // Made at the first exchange: an idle connection that never serves keeps

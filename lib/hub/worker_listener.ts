@@ -12,6 +12,7 @@ import type { RequestHead } from "../http1/head.ts";
 import { RequestParser } from "../http1/parser.ts";
 import type { Logger } from "../log/logger.ts";
 import type { HubMetrics } from "../metrics/hub_metrics.ts";
+import type { ByteConn, ByteListener } from "../net/byte_conn.ts";
 import { ConnReader, writeAll } from "../net/conn_reader.ts";
 import type { Pool } from "./pool.ts";
 import { bearerMatches } from "./token.ts";
@@ -60,7 +61,7 @@ function header(head: RequestHead, lowerName: string): string | null {
   return null;
 }
 
-function peer(conn: Deno.Conn): string {
+function peer(conn: ByteConn): string {
   const a = conn.remoteAddr as Deno.NetAddr;
   return a.hostname?.includes(":")
     ? `[${a.hostname}]:${a.port}`
@@ -81,7 +82,7 @@ function cleanName(value: string | null, fallback: string): string {
  * @returns resolves when the listener is closed
  */
 export async function serveWorkerPort(
-  listener: Deno.Listener,
+  listener: ByteListener,
   ctx: WorkerPortContext,
 ): Promise<void> {
   try {
@@ -101,7 +102,7 @@ export async function serveWorkerPort(
   }
 }
 
-async function handshake(conn: Deno.Conn, ctx: WorkerPortContext) {
+async function handshake(conn: ByteConn, ctx: WorkerPortContext) {
   const remote = peer(conn);
   const refuse = async (
     result: string,
@@ -285,7 +286,7 @@ function eventsFor(
 }
 
 function join(
-  conn: Deno.Conn,
+  conn: ByteConn,
   pool: Pool,
   name: string,
   remote: string,
