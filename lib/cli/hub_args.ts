@@ -41,6 +41,8 @@ export interface HubArgs {
   workerTokenEnv: string | null;
   /** Config file, or null. */
   config: string | null;
+  /** Serve `POST /-/reload` on the metrics port (`--enable-reload-endpoint`). */
+  enableReloadEndpoint: boolean;
   /** TLS certificate and key files for the consumer port. */
   tlsCert: string | null;
   /** See tlsCert. */
@@ -79,7 +81,8 @@ Options:
   --response-timeout DURATION    dispatch to response head before 504 (300s)
   --drain-timeout DURATION       on SIGTERM/SIGINT, finish queued and in-flight work (30s)
   --worker-token-file FILE       workers must present this token [env POTHEAD_WORKER_TOKEN]
-  --config FILE                  pools and routes (JSON with comments)
+  --config FILE                  pools and routes (JSON with comments); SIGHUP re-reads it
+  --enable-reload-endpoint       POST /-/reload on the metrics port re-reads --config (off)
   --tls-cert FILE --tls-key FILE TLS on the consumer port
   --worker-tls-cert FILE --worker-tls-key FILE
                                  TLS on the worker port
@@ -129,6 +132,7 @@ export function parseHubArgs(
         "drain-timeout": { type: "string" },
         "worker-token-file": { type: "string" },
         "config": { type: "string" },
+        "enable-reload-endpoint": { type: "boolean" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "worker-tls-cert": { type: "string" },
@@ -221,6 +225,7 @@ export function parseHubArgs(
     workerTokenFile: v["worker-token-file"] ?? null,
     workerTokenEnv: env.POTHEAD_WORKER_TOKEN || null,
     config: v.config ?? null,
+    enableReloadEndpoint: v["enable-reload-endpoint"] ?? false,
     tlsCert: v["tls-cert"] ?? null,
     tlsKey: v["tls-key"] ?? null,
     workerTlsCert: v["worker-tls-cert"] ?? null,

@@ -1,7 +1,7 @@
 /**
  * The hub's command-line program: flags to a running hub, signals to a
- * graceful drain, exit codes (0 after a drain, 1 on a start-up failure, 2 on
- * a bad command line).
+ * graceful drain (SIGTERM, SIGINT) or a configuration reload (SIGHUP), exit
+ * codes (0 after a drain, 1 on a start-up failure, 2 on a bad command line).
  *
  * @module
  */
@@ -96,7 +96,12 @@ export async function hubMain(args: string[]): Promise<number> {
         key: await readText("--worker-tls-key", a.workerTlsKey),
       }
       : null;
+    const configFile = a.config;
     hub = await serveHub({
+      loadConfig: configFile !== null
+        ? () => loadConfigFile(configFile, defaults)
+        : null,
+      reloadEndpoint: a.enableReloadEndpoint,
       listen: a.listen,
       workerListen: a.workerListen,
       legacyWorkerListen: a.legacyWorkerListen,
@@ -130,7 +135,18 @@ export async function hubMain(args: string[]): Promise<number> {
     Deno.addSignalListener(s, h);
     return [s, h] as const;
   });
+  // SIGHUP re-reads --config (issue 8); a bad file is logged and ignored.
+  const onHangup = () => {
+    log.info("signal received", { signal: "SIGHUP" });
+    void running.reloadConfig();
+  };
+  let hangup = false;
+  try {
+    Deno.addSignalListener("SIGHUP", onHangup);
+    hangup = true;
+  } catch { /* no SIGHUP on this platform (Windows) */ }
   await running.finished;
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+  if (hangup) Deno.removeSignalListener("SIGHUP", onHangup);
   return 0;
 }

@@ -8,7 +8,11 @@
  */
 
 import { type Clock, systemClock } from "../clock.ts";
-import { defaultConfig, type HubConfig } from "../config/config.ts";
+import {
+  defaultConfig,
+  type HubConfig,
+  type PoolSettings,
+} from "../config/config.ts";
 import { Logger } from "../log/logger.ts";
 import { HubMetrics } from "../metrics/hub_metrics.ts";
 import {
@@ -17,6 +21,12 @@ import {
 } from "./consumer_handler.ts";
 import { HubError } from "./errors.ts";
 import { Pool } from "./pool.ts";
+import {
+  ConfigReloader,
+  RELOAD_PATH,
+  type ReloadOutcome,
+  type ReloadSummary,
+} from "./reload.ts";
 import { Router } from "./router.ts";
 import type { WorkerConn } from "./worker_conn.ts";
 import {
@@ -45,6 +55,14 @@ export interface HubOptions {
   metricsListen?: ListenAddress | null;
   /** Pools and routes. @default {defaultConfig(...)}: one pool `default` */
   config?: HubConfig;
+  /**
+   * Re-reads the configuration for {@linkcode HubHandle.reloadConfig}
+   * (SIGHUP, `POST /-/reload`); null: nothing to re-read.
+   * @default {null}
+   */
+  loadConfig?: (() => Promise<HubConfig>) | null;
+  /** Serve `POST /-/reload` on the metrics port. @default {false} */
+  reloadEndpoint?: boolean;
   /** `--max-queue` for the default config. @default {1000} */
   maxQueue?: number;
   /** `--queue-timeout` in ms for the default config. @default {30000} */
@@ -100,6 +118,20 @@ export interface HubHandle extends AsyncDisposable {
    * and in flight for up to `drainTimeoutMs`, then closes everything.
    */
   shutdown(): Promise<void>;
+  /**
+   * Applies a checked configuration at once: routes and limits change,
+   * queued requests and worker connections stay, removed pools drain and
+   * close (see `reload.ts`).
+   * @param config the new configuration
+   * @returns what changed
+   */
+  reload(config: HubConfig): ReloadSummary;
+  /**
+   * Re-reads the configuration with `loadConfig` and applies it; an invalid
+   * file is refused with a log line and changes nothing.
+   * @returns whether the new configuration is in force
+   */
+  reloadConfig(): Promise<ReloadOutcome>;
 }
 
 /**
@@ -135,8 +167,9 @@ export async function serveHub(options: HubOptions = {}): Promise<HubHandle> {
     responseTimeoutMs: options.responseTimeoutMs ?? 300_000,
   });
   const pools = new Map<string, Pool>();
+  const createPool = (settings: PoolSettings) => new Pool(settings, clock);
   for (const settings of config.pools.values()) {
-    pools.set(settings.name, new Pool(settings, clock));
+    pools.set(settings.name, createPool(settings));
   }
   const conns = new Set<WorkerConn>();
   const metrics = new HubMetrics({
@@ -161,6 +194,16 @@ export async function serveHub(options: HubOptions = {}): Promise<HubHandle> {
     log,
     metrics,
   };
+  let rearmSweep = () => {};
+  const reloader = new ConfigReloader({
+    pools,
+    routing: ctx,
+    config,
+    createPool,
+    load: options.loadConfig ?? null,
+    log,
+    onApplied: () => rearmSweep(),
+  });
   const workerCtx: WorkerPortContext = {
     pools,
     token: options.workerToken ?? null,
@@ -194,8 +237,6 @@ export async function serveHub(options: HubOptions = {}): Promise<HubHandle> {
       ? Deno.listen({ ...options.legacyWorkerListen, transport: "tcp" })
       : null;
     if (legacyListener) cleanup.push(() => legacyListener.close());
-    const defaultPool = pools.get(config.defaultPool ?? "default") ??
-      pools.values().next().value!;
 
     const consumerServer = Deno.serve({
       ...listen,
@@ -216,6 +257,9 @@ export async function serveHub(options: HubOptions = {}): Promise<HubHandle> {
             headers: { "content-type": metrics.registry.contentType },
           });
         }
+        if (path === RELOAD_PATH && options.reloadEndpoint) {
+          return await reloader.handle(req);
+        }
         if (path === "/healthz") return new Response("ok\n");
         if (path === "/readyz") {
           return ctx.draining
@@ -229,15 +273,18 @@ export async function serveHub(options: HubOptions = {}): Promise<HubHandle> {
     const probeInterval = options.probeIntervalMs ?? 30_000;
     const probeTimeout = options.probeTimeoutMs ?? 5_000;
     const bodyIdle = options.bodyIdleTimeoutMs ?? 60_000;
-    const sweepEvery = Math.max(
-      50,
-      Math.min(
-        1000,
-        probeTimeout / 4,
-        ...[...pools.values()].map((p) => p.settings.responseTimeoutMs / 4),
-      ),
-    );
-    const sweep = setInterval(() => {
+    // Recomputed after a reload: a pool may bring a shorter response timeout.
+    const sweepInterval = () =>
+      Math.max(
+        50,
+        Math.min(
+          1000,
+          probeTimeout / 4,
+          ...[...pools.values()].map((p) => p.settings.responseTimeoutMs / 4),
+        ),
+      );
+    let sweepEvery = sweepInterval();
+    const sweepOnce = () => {
       const now = clock.now();
       for (const c of conns) c.sweep(now, bodyIdle);
       for (const pool of pools.values()) {
@@ -247,12 +294,21 @@ export async function serveHub(options: HubOptions = {}): Promise<HubHandle> {
           c.probe(probeTimeout);
         }
       }
-    }, sweepEvery);
+      reloader.sweep();
+    };
+    let sweep = setInterval(sweepOnce, sweepEvery);
+    rearmSweep = () => {
+      const every = sweepInterval();
+      if (every === sweepEvery || ctx.draining) return;
+      sweepEvery = every;
+      clearInterval(sweep);
+      sweep = setInterval(sweepOnce, every);
+    };
     cleanup.push(() => clearInterval(sweep));
 
     const workerLoop = serveWorkerPort(workerListener, workerCtx);
     const legacyLoop = legacyListener
-      ? serveLegacyPort(legacyListener, defaultPool, workerCtx)
+      ? serveLegacyPort(legacyListener, () => reloader.legacyPool(), workerCtx)
       : Promise.resolve();
 
     const addr: HubAddresses = {
@@ -324,6 +380,8 @@ export async function serveHub(options: HubOptions = {}): Promise<HubHandle> {
         return ctx.draining;
       },
       shutdown,
+      reload: (next) => reloader.apply(next),
+      reloadConfig: () => reloader.reload(),
       [Symbol.asyncDispose]: shutdown,
     };
   } catch (err) {
