@@ -19,6 +19,7 @@ import {
   type ConsumerContext,
   createConsumerHandler,
 } from "./consumer_handler.ts";
+import { serveMetricsPort } from "./metrics_server.ts";
 import { HubError } from "./errors.ts";
 import { Pool } from "./pool.ts";
 import {
@@ -250,25 +251,17 @@ export async function serveHub(options: HubOptions = {}): Promise<HubHandle> {
     cleanup.push(() => void consumerServer.shutdown());
 
     const metricsServer = metricsListen
-      ? Deno.serve({ ...metricsListen, onListen: () => {} }, async (req) => {
-        const path = new URL(req.url).pathname;
-        if (path === "/metrics") {
-          return new Response(await metrics.registry.metrics(), {
-            headers: { "content-type": metrics.registry.contentType },
-          });
-        }
-        if (path === RELOAD_PATH && options.reloadEndpoint) {
-          return await reloader.handle(req);
-        }
-        if (path === "/healthz") return new Response("ok\n");
-        if (path === "/readyz") {
-          return ctx.draining
-            ? new Response("draining\n", { status: 503 })
-            : new Response("ready\n");
-        }
-        return new Response("not found\n", { status: 404 });
+      ? serveMetricsPort({
+        listen: metricsListen,
+        metrics,
+        isDraining: () => ctx.draining,
+        routes: options.reloadEndpoint
+          ? { [RELOAD_PATH]: (req) => reloader.handle(req) }
+          : {},
+        log,
       })
       : null;
+    if (metricsServer) cleanup.push(() => void metricsServer.shutdown());
 
     const probeInterval = options.probeIntervalMs ?? 30_000;
     const probeTimeout = options.probeTimeoutMs ?? 5_000;

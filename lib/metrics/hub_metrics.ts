@@ -7,6 +7,7 @@
  */
 
 import client from "prom-client";
+import { StatusBoard } from "./status_board.ts";
 
 /** Buckets for waits and durations of expensive jobs, in seconds. */
 export const JOB_BUCKETS: number[] = [
@@ -63,6 +64,8 @@ export interface PoolSeries {
 export class HubMetrics {
   /** The registry served at `/metrics`. */
   readonly registry: client.Registry;
+  /** The per-second history behind the status page. */
+  readonly status: StatusBoard;
   #queueWait: client.Histogram<"pool">;
   #requests: client.Counter<"pool" | "code">;
   #duration: client.Histogram<"pool">;
@@ -75,6 +78,7 @@ export class HubMetrics {
   constructor(source: PoolGaugeSource) {
     const registry = new client.Registry();
     this.registry = registry;
+    this.status = new StatusBoard(source);
     const registers = [registry];
     new client.Gauge({
       name: "pothead_hub_queue_length",
@@ -152,9 +156,14 @@ export class HubMetrics {
     const redispatched = this.#redispatched.labels(name);
     const byCode = new Map<number, client.Counter.Internal>();
     const byReason = new Map<string, client.Counter.Internal>();
+    const history = this.status.pool(name);
     s = {
-      queueWait: (seconds) => wait.observe(seconds),
+      queueWait: (seconds) => {
+        wait.observe(seconds);
+        history.recordWait(seconds * 1000);
+      },
       finished: (status, seconds) => {
+        history.recordResponse(status);
         let c = byCode.get(status);
         if (!c) {
           c = this.#requests.labels(name, String(status));

@@ -6,7 +6,6 @@
  * @module
  */
 
-import client from "prom-client";
 import { parseWorkerArgs, WORKER_USAGE } from "../cli/worker_args.ts";
 import { UsageError } from "../cli/usage_error.ts";
 import { allOf } from "../gating/all_of.ts";
@@ -15,6 +14,10 @@ import { maxConcurrent } from "../gating/max_concurrent.ts";
 import { waitForMemory } from "../gating/memory.ts";
 import type { Gate } from "../gating/types.ts";
 import { Logger } from "../log/logger.ts";
+import {
+  serveWorkerMetrics,
+  type WorkerMetricsServer,
+} from "../metrics/worker_metrics_server.ts";
 import { demoApp, loadApp, type PotheadApp } from "./app.ts";
 import type { DialTls } from "./dial_hub.ts";
 import { runWorker } from "./run_worker.ts";
@@ -63,35 +66,6 @@ function pollGate(
 }
 
 /**
- * Serves prom-client's default registry (the worker's series and the app's).
- * A port already taken is logged once and the worker runs on.
- */
-function serveMetrics(port: number, log: Logger): Deno.HttpServer | null {
-  if (port === 0) return null;
-  try {
-    return Deno.serve(
-      { port, hostname: "0.0.0.0", onListen: () => {} },
-      async (req) => {
-        const path = new URL(req.url).pathname;
-        if (path === "/metrics") {
-          return new Response(await client.register.metrics(), {
-            headers: { "content-type": client.register.contentType },
-          });
-        }
-        if (path === "/healthz") return new Response("ok\n");
-        return new Response("not found\n", { status: 404 });
-      },
-    );
-  } catch (err) {
-    log.warn("metrics port unavailable; running without it", {
-      port,
-      reason: err instanceof Error ? err.message : String(err),
-    });
-    return null;
-  }
-}
-
-/**
  * Runs the worker until SIGTERM or SIGINT has drained it.
  * @param args command-line arguments
  * @returns the exit code
@@ -99,7 +73,7 @@ function serveMetrics(port: number, log: Logger): Deno.HttpServer | null {
 export async function workerMain(args: string[]): Promise<number> {
   let log = new Logger();
   let worker;
-  let metricsServer: Deno.HttpServer | null = null;
+  let metricsServer: WorkerMetricsServer | null = null;
   try {
     const a = parseWorkerArgs(args);
     if (a.help) {
@@ -139,7 +113,11 @@ export async function workerMain(args: string[]): Promise<number> {
       );
     }
     const gate = a.pollJobs ? pollGate(app, a) : null;
-    metricsServer = serveMetrics(a.metricsPort, log);
+    metricsServer = await serveWorkerMetrics({
+      port: a.metricsPort,
+      multiprocDir: a.multiprocDir,
+      log,
+    });
     log.info("worker starting", {
       hubs: a.connect.map((c) => `${c.hostname}:${c.port}`).join(","),
       pool: a.pool,
