@@ -127,6 +127,19 @@ export function procStatusKiB(pid: number, field: "VmRSS" | "VmHWM"): number {
   }
 }
 
+/** CPU seconds a process has used in user and in system (kernel) mode. */
+export function procCpuUserSys(
+  pid: number | "self",
+): { user: number; sys: number } {
+  try {
+    const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = s.slice(s.lastIndexOf(")") + 2).split(" ");
+    return { user: Number(fields[11]) / 100, sys: Number(fields[12]) / 100 };
+  } catch {
+    return { user: NaN, sys: NaN };
+  }
+}
+
 /** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
 export function procCpuSeconds(pid: number | "self"): number {
   try {

@@ -7,7 +7,7 @@
  */
 
 import { startBackends } from "./backends.ts";
-import { procCpuSeconds, sleep } from "./procs.ts";
+import { procCpuUserSys, sleep } from "./procs.ts";
 import { startSystem, SYSTEM_NAMES, type SystemId } from "./systems.ts";
 import { fx, int, mdTable } from "./table.ts";
 import { runWrk, type WrkResult } from "./wrk.ts";
@@ -30,11 +30,21 @@ export interface OverheadRow {
   name: string;
   wrk: WrkResult;
   balancerUsPerReq: number;
+  /** Of which in the kernel (system time). */
+  balancerSysUsPerReq: number;
   workersUsPerReq: number;
+  workersSysUsPerReq: number;
 }
 
-const cpuOf = (pids: number[]) =>
-  pids.reduce((s, p) => s + (procCpuSeconds(p) || 0), 0);
+const cpuOf = (pids: number[]) => {
+  let user = 0, sys = 0;
+  for (const p of pids) {
+    const c = procCpuUserSys(p);
+    user += c.user || 0;
+    sys += c.sys || 0;
+  }
+  return { user, sys };
+};
 
 /** Runs the scenario. */
 export async function runOverhead(
@@ -61,15 +71,23 @@ export async function runOverhead(
         const b0 = cpuOf(balancerPids), w0 = cpuOf(workerPids);
         const r = await runWrk(url, o.conns, o.seconds);
         const b1 = cpuOf(balancerPids), w1 = cpuOf(workerPids);
+        const us = (
+          a: { user: number; sys: number },
+          b: { user: number; sys: number },
+        ) => ({
+          total: (b.user + b.sys - a.user - a.sys) * 1e6 / r.requests,
+          sys: (b.sys - a.sys) * 1e6 / r.requests,
+        });
         const row: OverheadRow = {
           id,
           name: SYSTEM_NAMES[id],
           wrk: r,
-          balancerUsPerReq: id === "direct"
-            ? NaN
-            : (b1 - b0) * 1e6 / r.requests,
-          workersUsPerReq: (id === "direct" ? b1 - b0 : w1 - w0) * 1e6 /
-            r.requests,
+          balancerUsPerReq: id === "direct" ? NaN : us(b0, b1).total,
+          balancerSysUsPerReq: id === "direct" ? NaN : us(b0, b1).sys,
+          workersUsPerReq: id === "direct"
+            ? us(b0, b1).total
+            : us(w0, w1).total,
+          workersSysUsPerReq: id === "direct" ? us(b0, b1).sys : us(w0, w1).sys,
         };
         rows.push(row);
         o.log(
@@ -95,8 +113,8 @@ export async function runOverhead(
       "p50 ms",
       "p90 ms",
       "p99 ms",
-      "balancer CPU µs/req",
-      "workers CPU µs/req",
+      "balancer CPU µs/req (kernel)",
+      "workers CPU µs/req (kernel)",
       "errors",
     ],
     rows.map((r) => [
@@ -107,8 +125,10 @@ export async function runOverhead(
       fx(r.wrk.p50Ms, 2),
       fx(r.wrk.p90Ms, 2),
       fx(r.wrk.p99Ms, 2),
-      fx(r.balancerUsPerReq, 0),
-      fx(r.workersUsPerReq, 0),
+      Number.isFinite(r.balancerUsPerReq)
+        ? `${fx(r.balancerUsPerReq, 0)} (${fx(r.balancerSysUsPerReq, 0)})`
+        : "—",
+      `${fx(r.workersUsPerReq, 0)} (${fx(r.workersSysUsPerReq, 0)})`,
       int(r.wrk.errors),
     ]),
   );
@@ -117,7 +137,8 @@ export async function runOverhead(
     "",
     `Closed loop: wrk, 2 threads, ${o.conns} connections, ${o.seconds} s, \`GET /hello\` (trivial handler) on ${o.servers} ` +
     "one-slot workers (direct: one backend alone). CPU per request from /proc (user+system) of the balancer " +
-    "process(es) and of the worker/backend processes during the measured run. Slot ms/req = workers ÷ req/s: how " +
+    "process(es) and of the worker/backend processes during the measured run, all threads (in brackets: the " +
+    "part spent in the kernel). Slot ms/req = workers ÷ req/s: how " +
     "long one worker slot is taken per trivial request, the cost a balancer adds to every job (at 80 % load each " +
     "added ms costs tens of ms of p99). wrk itself shares the 2 cores.",
     "",
