@@ -33,6 +33,8 @@ export interface HubArgs {
   queueTimeoutMs: number;
   /** Response head timeout (ms). */
   responseTimeoutMs: number;
+  /** Longest stall of a worker's response body (ms). */
+  bodyIdleTimeoutMs: number;
   /** Drain timeout (ms). */
   drainTimeoutMs: number;
   /** File with the worker token, or null. */
@@ -79,6 +81,7 @@ Options:
   --max-queue N                  waiting requests per pool before 503 queue-full (1000)
   --queue-timeout DURATION       wait for a worker before 503 queue-timeout (30s)
   --response-timeout DURATION    dispatch to response head before 504 (300s)
+  --body-idle-timeout DURATION   a worker's response body stalled this long is cut off (60s)
   --drain-timeout DURATION       on SIGTERM/SIGINT, finish queued and in-flight work (30s)
   --worker-token-file FILE       workers must present this token [env POTHEAD_WORKER_TOKEN]
   --config FILE                  pools and routes (JSON with comments); SIGHUP re-reads it
@@ -129,6 +132,7 @@ export function parseHubArgs(
         "max-queue": { type: "string" },
         "queue-timeout": { type: "string" },
         "response-timeout": { type: "string" },
+        "body-idle-timeout": { type: "string" },
         "drain-timeout": { type: "string" },
         "worker-token-file": { type: "string" },
         "config": { type: "string" },
@@ -221,6 +225,7 @@ export function parseHubArgs(
     ),
     queueTimeoutMs: duration("queue-timeout", "30s"),
     responseTimeoutMs: duration("response-timeout", "300s"),
+    bodyIdleTimeoutMs: duration("body-idle-timeout", "60s"),
     drainTimeoutMs: duration("drain-timeout", "30s"),
     workerTokenFile: v["worker-token-file"] ?? null,
     workerTokenEnv: env.POTHEAD_WORKER_TOKEN || null,

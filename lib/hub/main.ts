@@ -63,11 +63,6 @@ export async function hubMain(args: string[]): Promise<number> {
         }: the original protocol cannot authenticate workers, so while a worker token is set it opens only on loopback; give --allow-unauthenticated-legacy to open it anyway`,
       );
     }
-    if (a.workerClientCa !== null) {
-      throw new UsageError(
-        "--worker-client-ca: mutual TLS for workers is not available in this version; use --worker-token-file with --worker-tls-cert/--worker-tls-key",
-      );
-    }
     const defaults = {
       maxQueue: a.maxQueue,
       queueTimeoutMs: a.queueTimeoutMs,
@@ -96,6 +91,9 @@ export async function hubMain(args: string[]): Promise<number> {
         key: await readText("--worker-tls-key", a.workerTlsKey),
       }
       : null;
+    const workerClientCa = a.workerClientCa !== null
+      ? await readText("--worker-client-ca", a.workerClientCa)
+      : null;
     const configFile = a.config;
     hub = await serveHub({
       loadConfig: configFile !== null
@@ -108,10 +106,12 @@ export async function hubMain(args: string[]): Promise<number> {
       metricsListen: a.metricsListen,
       config,
       drainTimeoutMs: a.drainTimeoutMs,
+      bodyIdleTimeoutMs: a.bodyIdleTimeoutMs,
       maxBodySize: a.maxBodySize,
       workerToken: token,
       tls,
       workerTls,
+      workerClientCa,
       logger: log,
     });
   } catch (err) {

@@ -15,6 +15,8 @@ import {
 } from "../config/config.ts";
 import { Logger } from "../log/logger.ts";
 import { HubMetrics } from "../metrics/hub_metrics.ts";
+import type { ByteListener } from "../net/byte_conn.ts";
+import { listenMutualTls } from "../net/mutual_tls_listener.ts";
 import {
   type ConsumerContext,
   createConsumerHandler,
@@ -88,6 +90,11 @@ export interface HubOptions {
   tls?: { cert: string; key: string } | null;
   /** TLS certificate and key (PEM text) for the worker port. @default {null} */
   workerTls?: { cert: string; key: string } | null;
+  /**
+   * CA certificate(s) (PEM text) that worker client certificates must chain
+   * to (mutual TLS); needs `workerTls`. @default {null}
+   */
+  workerClientCa?: string | null;
   /** Logger. @default {new Logger()} */
   logger?: Logger;
   /** Time source. @default {systemClock} */
@@ -158,7 +165,6 @@ export interface HubHandle extends AsyncDisposable {
  * await res?.body?.cancel();
  * ```
  */
-// deno-lint-ignore require-await -- async so that start-up errors reject
 export async function serveHub(options: HubOptions = {}): Promise<HubHandle> {
   const clock = options.clock ?? systemClock;
   const log = options.logger ?? new Logger();
@@ -225,7 +231,30 @@ export async function serveHub(options: HubOptions = {}): Promise<HubHandle> {
     ? { hostname: "0.0.0.0", port: 9090 }
     : options.metricsListen;
 
-  const workerListener: Deno.Listener = options.workerTls
+  if (options.workerClientCa && !options.workerTls) {
+    throw new TypeError(
+      "workerClientCa needs workerTls: client certificates are checked during TLS",
+    );
+  }
+  // Deno.listenTls cannot ask for client certificates; node:tls can
+  // (PLATFORM.md, "TLS").
+  const workerListener: ByteListener = options.workerTls &&
+      options.workerClientCa
+    ? await listenMutualTls({
+      ...workerListen,
+      ...options.workerTls,
+      ca: options.workerClientCa,
+      handshakeTimeoutMs: workerCtx.handshakeTimeoutMs,
+      onHandshakeError: (err, remote) => {
+        metrics.workerConnection("tls-failed");
+        log.warn("worker refused", {
+          remote,
+          result: "tls-failed",
+          reason: err.message,
+        });
+      },
+    })
+    : options.workerTls
     ? Deno.listenTls({
       ...workerListen,
       ...options.workerTls,
