@@ -34,7 +34,36 @@ export interface JobRecord {
   bytesOut: number;
   /** Set when the job ended early: `aborted` (the hub closed), `app-error`. */
   error?: string;
+  /**
+   * Set when the response was diverted (`--redirect-response`): how its
+   * body ended (`delivered`, `expired`, `aborted`, `failed`, `dropped`).
+   */
+  redirect?: string;
 }
+
+/** How a diverted body ended, and how many of its bytes were sent. */
+export interface DiversionOutcome {
+  /** `delivered`, `expired`, `aborted` (consumer left), `failed`, `dropped`. */
+  outcome: string;
+  /** Body bytes sent to the consumer. */
+  bytes: number;
+}
+
+/** A response taken over by a {@linkcode Diverter}. */
+export interface Diversion {
+  /** What the hub gets instead (a `303 See Other`). */
+  response: Response;
+  /** Resolves when the original body was delivered or dropped. */
+  settled: Promise<DiversionOutcome>;
+  /** Drops the body now: the replacement could not be sent. */
+  cancel(): void;
+}
+
+/**
+ * Takes over some responses (`--redirect-response`): returns a replacement
+ * for the hub, or null to send the response as it is.
+ */
+export type Diverter = (res: Response) => Diversion | null;
 
 /** How a connection is served. */
 export interface ServeOptions {
@@ -50,6 +79,13 @@ export interface ServeOptions {
   onJobEnd?(record: JobRecord): void;
   /** The connection is waiting for a request (the slot is idle). */
   onIdle?(): void;
+  /**
+   * May take over a response (`--redirect-response`). A diverted job closes
+   * the connection after the replacement and ends (`onJobEnd`) only when
+   * the body was delivered or dropped, so the slot stays busy till then.
+   * @default {undefined}
+   */
+  divert?: Diverter;
 }
 
 const encoder = new TextEncoder();
@@ -134,6 +170,10 @@ export async function serveConnection(
     const abort = new AbortController();
     let bodyEnded = !hasBody || events.some((e) => e.type === "end");
     let connClosed = false;
+    // Set once a diverted response went out: from then on the body belongs
+    // to the redirect consumer, and the hub closing its end (as it will,
+    // after `Connection: close`) must not abort the app's request.
+    let detached = false;
     const initial = events.filter((e) => e.type === "data").map((e) =>
       (e as { data: Uint8Array }).data
     );
@@ -148,17 +188,21 @@ export async function serveConnection(
         (chunk) => {
           if (chunk === null) {
             connClosed = true;
-            abort.abort(
-              new DOMException("the hub closed the connection", "AbortError"),
-            );
+            if (!detached) {
+              abort.abort(
+                new DOMException("the hub closed the connection", "AbortError"),
+              );
+            }
           }
           return chunk;
         },
         () => {
           connClosed = true;
-          abort.abort(
-            new DOMException("the hub connection failed", "AbortError"),
-          );
+          if (!detached) {
+            abort.abort(
+              new DOMException("the hub connection failed", "AbortError"),
+            );
+          }
           return null;
         },
       );
@@ -264,6 +308,16 @@ export async function serveConnection(
 
     let close = !keepAlive || options.oneJob();
     let bytesOut = 0;
+    let diversion: Diversion | null = null;
+    if (!connClosed && !error && head.method !== "HEAD" && options.divert) {
+      diversion = options.divert(res);
+      if (diversion) {
+        res = diversion.response;
+        // The hub must not dispatch here while the body waits for its
+        // consumer: closing takes the slot out of the hub's idle set.
+        close = true;
+      }
+    }
     if (connClosed) {
       await res.body?.cancel().catch(() => {});
     } else {
@@ -274,10 +328,20 @@ export async function serveConnection(
       }
       try {
         bytesOut = await writeResponse(conn, res, head.method, close);
+        detached = diversion !== null;
       } catch {
         connClosed = true;
         error ??= "write-failed";
+        diversion?.cancel();
       }
+    }
+    let redirect: string | undefined;
+    if (diversion) {
+      // Nothing more is read from the hub: it closes after our
+      // `Connection: close`, and that is no reason to abort the app.
+      const settled = await diversion.settled;
+      redirect = settled.outcome;
+      bytesOut = settled.bytes;
     }
     options.onJobEnd?.({
       id: requestId,
@@ -286,9 +350,10 @@ export async function serveConnection(
       status: res.status,
       ms: performance.now() - start,
       bytesOut,
-      error: error ?? (connClosed ? "aborted" : undefined),
+      error: error ?? (connClosed && !detached ? "aborted" : undefined),
+      redirect,
     });
-    if (connClosed) return "closed";
+    if (connClosed && !detached) return "closed";
     if (close) return "done";
   }
 }
