@@ -32,6 +32,20 @@ export type {
   ListenAddress,
 } from "./lib/hub/serve_hub.ts";
 export { HubError, HubErrorCode } from "./lib/hub/errors.ts";
+export type { ReloadOutcome, ReloadSummary } from "./lib/hub/reload.ts";
+export {
+  ConfigError,
+  defaultConfig,
+  loadConfigFile,
+  parseConfig,
+} from "./lib/config/config.ts";
+export type {
+  FairnessKeySource,
+  HubConfig,
+  PoolDefaults,
+  PoolSettings,
+  RouteSpec,
+} from "./lib/config/config.ts";
 export * from "./lib/gating/mod.ts";
 export { Logger } from "./lib/log/logger.ts";
 export type { LogFormat, LoggerOptions } from "./lib/log/logger.ts";

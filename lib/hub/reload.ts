@@ -146,6 +146,8 @@ export class ConfigReloader {
   #chain: Promise<unknown> = Promise.resolve();
 
   /**
+   * Makes the reloader of a running hub.
+   *
    * @param options the hub's state, how to make pools and how to re-read
    *   the file
    */
