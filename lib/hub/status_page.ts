@@ -19,6 +19,7 @@ export const STATUS_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>pothead hub</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="status.css">
 <script src="status.js" defer></script>
 </head>
@@ -36,8 +37,8 @@ export const STATUS_HTML = `<!doctype html>
       <tr>
         <th>pool</th><th>queue</th><th>idle</th><th>busy</th>
         <th title="responses per second, last 5 s">req/s</th>
-        <th title="queue wait, last minute">wait p50</th>
-        <th title="queue wait, last minute">wait p99</th>
+        <th title="queue wait over the last minute">wait p50 (1 min)</th>
+        <th title="queue wait over the last minute">wait p99 (1 min)</th>
         <th title="responses since the hub started">requests</th>
         <th title="responses with status 500 or above">errors</th>
       </tr>
@@ -68,6 +69,7 @@ header { display: flex; flex-wrap: wrap; gap: .5rem 1.25rem; align-items: baseli
   padding: .75rem 1.25rem; border-bottom: 1px solid var(--line); }
 h1 { font-size: 1.1rem; margin: 0; }
 h2 { font-size: 1rem; margin: 0 0 .5rem; }
+h2 .meta { font-weight: normal; font-size: .8rem; }
 a { color: inherit; }
 .meta { color: var(--muted); }
 .pill { padding: 0 .5rem; border-radius: 1rem; font-size: .8rem; background: var(--card); border: 1px solid var(--line); }
@@ -107,6 +109,7 @@ export const STATUS_JS = `"use strict";
 
   const fmtMs = (v) => {
     if (v === null || v === undefined) return "–";
+    if (v === 0) return "<0.1 ms"; // the histogram's lowest bucket
     if (v < 1) return v.toFixed(2) + " ms";
     if (v < 100) return v.toFixed(1) + " ms";
     if (v < 10000) return Math.round(v) + " ms";
@@ -141,7 +144,9 @@ export const STATUS_JS = `"use strict";
     }
     document.querySelector("#pools tbody").append(row);
     const card = el("section", { class: "pool", "data-pool": name });
-    card.append(el("h2", {}, name));
+    const h2 = el("h2", {}, name);
+    h2.append(" ", el("span", { class: "span meta" }));
+    card.append(h2);
     const charts = el("div", { class: "charts" });
     for (const c of CHARTS) {
       const fig = el("figure", { "data-chart": c.lines[0][0] });
@@ -172,7 +177,10 @@ export const STATUS_JS = `"use strict";
       }
     }
     const top = max > 0 ? max : 1;
-    const x = (t) => ((t - (tEnd - HISTORY)) / HISTORY) * W;
+    // The time axis spans the history there is, one minute at least.
+    const first = series.length ? series[0].t : tEnd;
+    const span = Math.min(HISTORY, Math.max(60, tEnd - first));
+    const x = (t) => ((t - (tEnd - span)) / span) * W;
     const y = (v) => H - 2 - (v / top) * (H - PAD - 2);
     for (const [field, cls] of lines) {
       let d = "", prevT = null;
@@ -222,6 +230,9 @@ export const STATUS_JS = `"use strict";
       const tEnd = p.series.length ? p.series[p.series.length - 1].t : snap.t;
       const svgs = p.card.querySelectorAll("svg");
       CHARTS.forEach((c, i) => draw(svgs[i], p.series, c.lines, tEnd));
+      p.card.querySelector(".span").textContent = p.series.length
+        ? "last " + fmtDuration(Math.min(HISTORY, tEnd - p.series[0].t + 1))
+        : "";
     }
   }
 
