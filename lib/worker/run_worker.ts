@@ -85,6 +85,28 @@ interface Slot {
   idle: boolean;
 }
 
+/**
+ * A ticket whose `done` reaches the gate once, however many paths end the
+ * job (the contract asks gates to be idempotent; this spares app gates that
+ * are not), and whose other calls stop after it.
+ */
+function doneOnce(ticket: SlotTicket): SlotTicket {
+  let finished = false;
+  return {
+    requestReceived: (req) => {
+      if (!finished) ticket.requestReceived?.(req);
+    },
+    resetReservation: (cpus) => {
+      if (!finished) ticket.resetReservation?.(cpus);
+    },
+    done: () => {
+      if (finished) return;
+      finished = true;
+      ticket.done?.();
+    },
+  };
+}
+
 /** Reconnect state: one per fixed slot, one for the puller of `--poll-jobs`. */
 interface DialState {
   backoff: Backoff;
@@ -298,6 +320,7 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
         continue;
       }
       metrics.slotWaited((performance.now() - waitStart) / 1000);
+      ticket = doneOnce(ticket);
       if (stop.signal.aborted) {
         ticket.done?.();
         break;
