@@ -273,6 +273,7 @@ export async function runProcesses(
   const channels = new Set<Promise<void>>();
   let exitCode = 0;
   let fatal = false;
+  let forwarded: Deno.Signal | null = null;
 
   const accepting = (async () => {
     for (;;) {
@@ -350,7 +351,11 @@ export async function runProcesses(
         signal: status.signal ?? undefined,
       };
       if (stop.signal.aborted) {
-        if (!status.success) exitCode = Math.max(exitCode, 1);
+        // Killed by the very signal we forwarded: it had not installed its
+        // handler yet, so it was still starting and held no job.
+        const clean = status.success ||
+          (status.signal !== null && status.signal === forwarded);
+        if (!clean) exitCode = Math.max(exitCode, 1);
         log.info("child exited", fields);
         break;
       }
@@ -393,6 +398,7 @@ export async function runProcesses(
         });
       }
       stop.abort();
+      forwarded = signal;
       for (const child of children) {
         try {
           child?.kill(signal);
