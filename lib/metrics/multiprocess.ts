@@ -70,6 +70,7 @@ export interface MultiprocessWriter extends AsyncDisposable {
 }
 
 const SUFFIX = ".json";
+let writers = 0; // more than one writer in a process (tests, embedders)
 const TMP_SUFFIX = ".json.tmp";
 
 /**
@@ -100,7 +101,9 @@ export function startMultiprocessWriter(
   options: MultiprocessWriterOptions = {},
 ): MultiprocessWriter {
   const started = Date.now();
-  const base = `${dir}/${Deno.pid}-${started.toString(36)}`;
+  const base = `${dir}/${Deno.pid}-${started.toString(36)}${
+    writers++ ? `-${writers}` : ""
+  }`;
   const path = base + SUFFIX;
   const tmp = base + TMP_SUFFIX;
   const onError = options.onError ?? (() => {});
