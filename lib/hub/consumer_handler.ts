@@ -174,7 +174,10 @@ export function createConsumerHandler(
       }
       outcome.worker = conn.name;
       const onAbort = () =>
-        conn.close("consumer went away before the response head");
+        conn.close(
+          "consumer went away before the response head",
+          "consumer-gone",
+        );
       signal.addEventListener("abort", onAbort, { once: true });
       let res: WorkerResponse;
       try {
@@ -228,7 +231,7 @@ export function createConsumerHandler(
       signal.removeEventListener("abort", onAbort);
       const status = res.head.status;
       if (status < 200 || status > 599) {
-        conn.close(`worker answered with status ${status}`);
+        conn.close(`worker answered with status ${status}`, "protocol-error");
         return fail(
           new HubError(
             "worker-failed",

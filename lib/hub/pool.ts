@@ -221,6 +221,6 @@ export class Pool {
    * @param reason for the log
    */
   closeIdle(reason: string): void {
-    for (const conn of [...this.#idle]) conn.close(reason);
+    for (const conn of [...this.#idle]) conn.close(reason, "shutdown");
   }
 }

@@ -382,7 +382,7 @@ export async function serveHub(options: HubOptions = {}): Promise<HubHandle> {
         clearInterval(sweep);
         workerListener.close();
         legacyListener?.close();
-        for (const c of [...conns]) c.close("hub shutting down");
+        for (const c of [...conns]) c.close("hub shutting down", "shutdown");
         if (drained) {
           log.warn("hub drain timed out", { timeout_ms: drainTimeout });
           await consumerServer.shutdown().catch(() => {});

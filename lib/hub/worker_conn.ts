@@ -13,6 +13,7 @@
 
 import type { Clock } from "../clock.ts";
 import { CHUNK_END, chunkHeader, LAST_CHUNK } from "../http1/chunked.ts";
+import { Http1ParseError } from "../http1/errors.ts";
 import { type ResponseHead, serializeRequestHead } from "../http1/head.ts";
 import {
   type ParseEvent,
@@ -107,6 +108,39 @@ export interface WorkerConnOptions {
 /** State of a worker connection. */
 export type WorkerConnState = "idle" | "busy" | "probing" | "closed";
 
+/**
+ * Why a worker connection was closed: stable codes for
+ * `pothead_hub_worker_disconnects_total{reason}` and the log, one per phase
+ * deadline and per kind of fault (issue 5).
+ */
+export const WorkerCloseCode = {
+  /** No complete response head within the response timeout (504). */
+  ResponseTimeout: "response-timeout",
+  /** An idle connection did not answer its `OPTIONS *` probe in time. */
+  ProbeTimeout: "probe-timeout",
+  /** A response body stalled longer than the body idle timeout. */
+  BodyIdleTimeout: "body-idle-timeout",
+  /** The worker sent bytes while no request was outstanding. */
+  BytesWhileIdle: "bytes-while-idle",
+  /** The worker closed or reset the connection. */
+  WorkerClosed: "worker-closed",
+  /** The worker sent something that is not a valid response (502). */
+  ProtocolError: "protocol-error",
+  /** The worker asked to close (`Connection: close`, or the original protocol's one request). */
+  WorkerAsked: "worker-asked",
+  /** The consumer went away during the exchange (the app's job is aborted). */
+  ConsumerGone: "consumer-gone",
+  /** The consumer's request could not be sent whole (its body failed or was too large). */
+  RequestFailed: "request-failed",
+  /** The hub is shutting down, or the pool was removed. */
+  Shutdown: "shutdown",
+  /** Any other reason. */
+  Closed: "closed",
+} as const;
+/** A value of {@linkcode WorkerCloseCode}. */
+export type WorkerCloseCode =
+  typeof WorkerCloseCode[keyof typeof WorkerCloseCode];
+
 const PROBE = new TextEncoder().encode(
   "OPTIONS * HTTP/1.1\r\nHost: pothead\r\n\r\n",
 );
@@ -146,9 +180,11 @@ export class WorkerConn {
   #idleBuf = new Uint8Array(1);
   #pending: Promise<number | null> | null = null;
   #closeReason: string | null = null;
+  #closeCode: WorkerCloseCode = "closed";
   /** Deadline of the current phase (response head or probe answer), 0 = none. */
   #deadline = 0;
   #deadlineReason = "";
+  #deadlineCode: WorkerCloseCode = "response-timeout";
   /** When the read now pending began while a response was due, 0 = none. */
   #readSince = 0;
   #pumping = false;
@@ -177,6 +213,11 @@ export class WorkerConn {
     return this.#closeReason;
   }
 
+  /** Why the connection was closed, as a stable code (`closed` while open). */
+  get closeCode(): WorkerCloseCode {
+    return this.#closeCode;
+  }
+
   /**
    * Puts the connection in the idle state, watching for a close or for
    * bytes the worker must not send while idle.
@@ -187,7 +228,7 @@ export class WorkerConn {
     this.idleSince = this.#clock.now();
     if (this.#pending || this.#reader.buffered) {
       if (this.#reader.buffered) {
-        this.close("worker sent bytes while idle");
+        this.close("worker sent bytes while idle", "bytes-while-idle");
       }
       return;
     }
@@ -196,11 +237,11 @@ export class WorkerConn {
     p.then((n) => {
       if (this.#pending !== p || this.state !== "idle") return;
       this.#pending = null;
-      this.close(
-        n === null
-          ? "worker closed the connection"
-          : "worker sent bytes while idle",
-      );
+      if (n === null) {
+        this.close("worker closed the connection", "worker-closed");
+      } else {
+        this.close("worker sent bytes while idle", "bytes-while-idle");
+      }
     });
   }
 
@@ -208,11 +249,13 @@ export class WorkerConn {
    * Closes the connection (idempotent). A pending read or write fails, which
    * ends an exchange in progress.
    * @param reason why, for logs
+   * @param code why, as a stable code for metrics @default {"closed"}
    */
-  close(reason: string): void {
+  close(reason: string, code: WorkerCloseCode = "closed"): void {
     if (this.state === "closed") return;
     this.state = "closed";
     this.#closeReason = reason;
+    this.#closeCode = code;
     try {
       this.#conn.close();
     } catch {
@@ -229,10 +272,15 @@ export class WorkerConn {
    */
   sweep(now: number, bodyIdleMs: number): void {
     if (this.state === "closed") return;
-    if (this.#deadline !== 0 && now >= this.#deadline) {
-      this.close(this.#deadlineReason);
+    if (this.#deadline !== 0) {
+      // A phase with its own deadline (response head, probe answer): the
+      // body idle timeout does not apply; an expensive job may take until
+      // the response timeout before its head.
+      if (now >= this.#deadline) {
+        this.close(this.#deadlineReason, this.#deadlineCode);
+      }
     } else if (this.#readSince !== 0 && now - this.#readSince >= bodyIdleMs) {
-      this.close("response body idle timeout");
+      this.close("response body idle timeout", "body-idle-timeout");
     }
   }
 
@@ -250,18 +298,19 @@ export class WorkerConn {
     this.#parserFor().expect("OPTIONS");
     this.#deadline = this.#clock.now() + timeoutMs;
     this.#deadlineReason = "probe unanswered";
+    this.#deadlineCode = "probe-timeout";
     try {
       await writeAll(this.#conn, PROBE);
       const { head, keepAlive } = await this.#readHead(first);
       this.#deadline = 0;
       if (head.status < 200 || head.status > 299 || !keepAlive) {
-        this.close(`probe answered ${head.status}`);
+        this.close(`probe answered ${head.status}`, "protocol-error");
         return false;
       }
       this.#finishExchange(true, false);
       return true;
     } catch (err) {
-      this.close(this.#closeReason ?? `probe failed: ${message(err)}`);
+      this.close(`probe failed: ${message(err)}`, codeOf(err));
       return false;
     }
   }
@@ -294,6 +343,7 @@ export class WorkerConn {
     this.#bodyError = null;
     this.#deadline = this.#clock.now() + responseTimeoutMs;
     this.#deadlineReason = "response-timeout";
+    this.#deadlineCode = "response-timeout";
 
     const headers = req.headers;
     const body = req.body;
@@ -326,7 +376,11 @@ export class WorkerConn {
         this.#finishOrClose(false);
         throw new HubError("bad-request", err.message);
       }
-      throw this.#failure(err, false);
+      const failure = this.#failure(err, false);
+      // A failed exchange leaves the connection in an unknown state: drop it
+      // now rather than at its deadline.
+      this.close(failure.message, "worker-closed");
+      throw failure;
     }
 
     try {
@@ -335,7 +389,7 @@ export class WorkerConn {
       );
       this.#deadline = 0;
       if (head.status === 101) {
-        this.close("worker switched protocols");
+        this.close("worker switched protocols", "protocol-error");
         throw new WorkerFailure(
           "protocol",
           "worker answered 101 Switching Protocols",
@@ -350,6 +404,11 @@ export class WorkerConn {
         else if (ev.type === "end") ended = true;
       }
       if (ended) {
+        if (remaining !== null) {
+          // More bytes than the response: a second response (splitting) or
+          // garbage; either way the connection is out of step.
+          this.close("worker sent bytes after the response", "protocol-error");
+        }
         this.#finishExchange(reusable && remaining === null, true);
         if (parts.length === 0) {
           return {
@@ -361,8 +420,13 @@ export class WorkerConn {
       }
       return { head, body: this.#bodyStream(parts, reusable, stats) };
     } catch (err) {
-      if (err instanceof WorkerFailure || err instanceof HubError) throw err;
-      throw this.#failure(err, this.#parser!.state !== "idle");
+      const failure = err instanceof WorkerFailure || err instanceof HubError
+        ? err
+        : this.#failure(err, this.#parser!.state !== "idle");
+      // A failed exchange leaves the connection in an unknown state: drop it
+      // now rather than at its deadline (the state stays busy until then).
+      this.close(failure.message, codeOf(err));
+      throw failure;
     }
   }
 
@@ -471,12 +535,17 @@ export class WorkerConn {
           const failure = err instanceof WorkerFailure
             ? err
             : this.#failure(err, true);
-          this.close(this.#closeReason ?? failure.message);
+          this.close(failure.message, codeOf(err));
           c.error(failure);
         }
       },
       cancel: () => {
-        if (!done) this.close("consumer went away during the response body");
+        if (!done) {
+          this.close(
+            "consumer went away during the response body",
+            "consumer-gone",
+          );
+        }
       },
     });
   }
@@ -505,6 +574,7 @@ export class WorkerConn {
             err instanceof HubError
               ? err.message
               : `consumer request body failed: ${message(err)}`,
+            "request-failed",
           );
         }
       } finally {
@@ -522,7 +592,7 @@ export class WorkerConn {
 
   #finishOrClose(reusable: boolean): void {
     if (reusable) this.#finishExchange(true, true);
-    else this.close("request could not be sent");
+    else this.close("request could not be sent", "request-failed");
   }
 
   #finishExchange(reusable: boolean, wasRequest: boolean): void {
@@ -531,6 +601,7 @@ export class WorkerConn {
     if (!reusable) {
       this.close(
         this.legacy ? "one request per connection" : "worker asked to close",
+        "worker-asked",
       );
       return;
     }
@@ -567,6 +638,17 @@ export class WorkerConn {
       : "closed";
     return new WorkerFailure(code, reason, responseStarted, { cause: err });
   }
+}
+
+/** The close code for an error that ended an exchange. */
+function codeOf(err: unknown): WorkerCloseCode {
+  if (err instanceof Http1ParseError) {
+    return err.code === "truncated" ? "worker-closed" : "protocol-error";
+  }
+  if (err instanceof WorkerFailure && err.reason === "protocol") {
+    return "protocol-error";
+  }
+  return "worker-closed";
 }
 
 function headHasNoBody(head: ResponseHead, method: string): boolean {

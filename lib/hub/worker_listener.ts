@@ -269,11 +269,13 @@ function eventsFor(
       onClosed: (c, reason) => {
         pool.forget(c);
         ctx.track(c, false);
+        ctx.metrics.workerDisconnected(pool.name, c.closeCode);
         if (!legacy || reason !== "one request per connection") {
           ctx.log.info("worker disconnected", {
             worker: c.name,
             pool: pool.name,
             reason,
+            code: c.closeCode,
             served: c.served,
           });
         }

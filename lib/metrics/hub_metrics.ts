@@ -72,6 +72,7 @@ export class HubMetrics {
   #rejected: client.Counter<"pool" | "reason">;
   #redispatched: client.Counter<"pool">;
   #workerConnections: client.Counter<"result">;
+  #workerDisconnects: client.Counter<"pool" | "reason">;
   #series = new Map<string, PoolSeries>();
 
   /** @param source where the gauges read pool state */
@@ -141,6 +142,13 @@ export class HubMetrics {
       labelNames: ["result"],
       registers,
     });
+    this.#workerDisconnects = new client.Counter({
+      name: "pothead_hub_worker_disconnects_total",
+      help:
+        "Worker connections closed after joining a pool, by reason (timeouts per phase, faults, shutdown).",
+      labelNames: ["pool", "reason"],
+      registers,
+    });
   }
 
   /**
@@ -188,9 +196,18 @@ export class HubMetrics {
 
   /**
    * Counts a worker connection attempt.
-   * @param result `accepted`, `legacy`, `unauthorized`, `unknown-pool`, `bad-handshake`, `handshake-timeout`
+   * @param result `accepted`, `legacy`, `unauthorized`, `unknown-pool`, `bad-handshake`, `handshake-timeout`, `tls-failed`
    */
   workerConnection(result: string): void {
     this.#workerConnections.inc({ result });
+  }
+
+  /**
+   * Counts a worker connection that closed after joining a pool.
+   * @param pool the pool
+   * @param reason a `WorkerCloseCode`: `response-timeout`, `probe-timeout`, `body-idle-timeout`, `bytes-while-idle`, `worker-closed`, `protocol-error`, `worker-asked`, `consumer-gone`, `request-failed`, `shutdown`, `closed`
+   */
+  workerDisconnected(pool: string, reason: string): void {
+    this.#workerDisconnects.inc({ pool, reason });
   }
 }
