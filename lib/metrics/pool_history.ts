@@ -101,7 +101,10 @@ export class PoolHistory {
   #windowPos = 0;
   #ticks = 0;
 
-  /** @param options how much history to keep */
+  /**
+   * Makes an empty history.
+   * @param options how much history to keep
+   */
   constructor(options: PoolHistoryOptions = {}) {
     this.#capacity = Math.max(1, options.historySeconds ?? 300);
     const w = Math.max(1, options.windowSeconds ?? 60);

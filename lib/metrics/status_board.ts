@@ -82,6 +82,7 @@ export class StatusBoard {
   #lastTick = 0;
 
   /**
+   * Makes a board with no history yet.
    * @param source where the pools' gauges are read
    * @param options history and window lengths
    * @param startedMs when the hub started, Unix ms @default {Date.now()}
