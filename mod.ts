@@ -11,10 +11,11 @@
  * ```ts
  * import { type PotheadApp, waitForIdleCpu } from "./mod.ts";
  * const gate = waitForIdleCpu(1);
- * export default {
+ * const app = {
  *   fetch: () => new Response("done\n"),
  *   waitForSlot: (signal) => gate(signal),
  * } satisfies PotheadApp;
+ * export default app;
  * ```
  *
  * @module

@@ -7,9 +7,10 @@
  * @example An app
  * ```ts
  * import type { PotheadApp } from "./worker.ts";
- * export default {
+ * const app = {
  *   fetch: (req) => new Response(`hello ${new URL(req.url).pathname}\n`),
  * } satisfies PotheadApp;
+ * export default app;
  * ```
  *
  * @module
