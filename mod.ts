@@ -49,4 +49,19 @@ export type {
 } from "./lib/config/config.ts";
 export * from "./lib/gating/mod.ts";
 export { Logger } from "./lib/log/logger.ts";
-export type { LogFormat, LoggerOptions } from "./lib/log/logger.ts";
+export type {
+  LogFields,
+  LogFormat,
+  LoggerOptions,
+  LogLevel,
+  LogSink,
+} from "./lib/log/logger.ts";
+export type { HostPort } from "./lib/cli/address.ts";
+export type { DialTls } from "./lib/worker/dial_hub.ts";
+export type { HubAddress, Resolver } from "./lib/worker/hub_addresses.ts";
+export type {
+  Diversion,
+  DiversionOutcome,
+  Diverter,
+} from "./lib/worker/serve_conn.ts";
+export { WorkerMetrics } from "./lib/metrics/worker_metrics.ts";

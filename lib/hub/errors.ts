@@ -24,6 +24,8 @@ export const HubErrorCode = {
   Draining: "draining",
   /** The consumer's request cannot be forwarded (bad framing or headers). */
   BadRequest: "bad-request",
+  /** The request head, with the hub's fields, is larger than a worker takes (RFC 6585 §5). */
+  HeadersTooLarge: "headers-too-large",
 } as const;
 /** A value of {@linkcode HubErrorCode}. */
 export type HubErrorCode = typeof HubErrorCode[keyof typeof HubErrorCode];
@@ -37,6 +39,7 @@ const STATUS: Record<HubErrorCode, number> = {
   "response-timeout": 504,
   "draining": 503,
   "bad-request": 400,
+  "headers-too-large": 431,
 };
 
 /** Statuses after which a consumer may retry later get a `Retry-After`. */
@@ -61,6 +64,7 @@ export class HubError extends Error {
   readonly code: HubErrorCode;
 
   /**
+   * Creates an error with a stable code.
    * @param code the stable code
    * @param message what happened, for logs and for the response body
    * @param options the cause, if any

@@ -78,7 +78,10 @@ export class Logger {
   #sink: LogSink;
   #base: LogFields;
 
-  /** @param options format, level, sink and base fields */
+  /**
+   * Creates a logger.
+   * @param options format, level, sink and base fields
+   */
   constructor(options: LoggerOptions = {}) {
     this.#format = options.format ?? "text";
     this.#min = LEVEL_ORDER[options.level ?? "info"];

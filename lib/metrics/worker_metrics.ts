@@ -30,7 +30,10 @@ export class WorkerMetrics {
   #connectErrors: client.Counter;
   #hubConnections: client.Gauge<"hub">;
 
-  /** @param registry where to register @default {client.register} (the default registry) */
+  /**
+   * Registers the series, or reuses those already in `registry`.
+   * @param registry where to register @default {client.register} (the default registry)
+   */
   constructor(registry: client.Registry = client.register) {
     this.registry = registry;
     const registers = [registry];
