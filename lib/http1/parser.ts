@@ -209,6 +209,10 @@ class MessageParser {
     return STATE_NAMES[this.#state];
   }
 
+  get informational(): number {
+    return this.#informational;
+  }
+
   reset(): void {
     this.#state = IDLE;
     this.#bufLen = 0;
@@ -1111,6 +1115,16 @@ export class ResponseParser {
    */
   eof(): ParseEvent<ResponseHead>[] {
     return this.#p.eof() as ParseEvent<ResponseHead>[];
+  }
+
+  /**
+   * Interim 1xx responses (other than 101) skipped since the last
+   * {@linkcode ResponseParser.expect}. A client that sent
+   * `Expect: 100-continue` starts sending the body once this is non-zero
+   * (RFC 9110 §10.1.1).
+   */
+  get informational(): number {
+    return this.#p.informational;
   }
 
   /** "idle" (no byte of a response yet), "head", "body" or "done". */
