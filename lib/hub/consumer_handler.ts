@@ -9,6 +9,7 @@
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log/logger.ts";
 import type { HubMetrics } from "../metrics/hub_metrics.ts";
+import { declaredLength, forwardedHeadProblem } from "./consumer_limits.ts";
 import { HubError } from "./errors.ts";
 import {
   requestHeadersForWorker,
@@ -126,7 +127,7 @@ export function createConsumerHandler(
     }
     outcome.pool = pool.name;
     const declared = req.headers.get("content-length");
-    const length = declared === null ? null : Number(declared);
+    const length = declaredLength(declared);
     if (length !== null && length > ctx.maxBodySize) {
       return fail(
         new HubError(
@@ -143,6 +144,11 @@ export function createConsumerHandler(
       proto: ctx.proto,
       requestId,
     });
+    const tooLarge = forwardedHeadProblem(req.method, target, headers);
+    if (tooLarge !== null) {
+      body?.cancel();
+      return fail(new HubError("headers-too-large", tooLarge));
+    }
     const route = match.route;
     const priority = requestPriority(route, req.headers.get(PRIORITY_HEADER));
     const fairnessKey = fairnessKeyOf(route, req.headers, clientAddress);
