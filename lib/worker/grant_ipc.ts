@@ -4,9 +4,9 @@
  *
  * With `--poll-jobs`, admission is decided once for the host by the parent
  * (issue 3): each child's gate is a {@linkcode ParentLink.gate} that asks the
- * parent for a grant; the parent waits on the real gate and answers `grant`;
- * the child reports the ticket's `requestReceived`, `resetReservation` and
- * `done` back. Without `--poll-jobs` the channel only says hello, and lets a
+ * parent for a grant; the parent's {@linkcode GrantBroker} waits on the real
+ * gate and answers `grant`; the child reports the ticket's
+ * `requestReceived`, `resetReservation` and `done` back. Without `--poll-jobs` the channel only says hello, and lets a
  * child notice that its parent is gone (end of stream) so it drains instead
  * of running on as an orphan.
  *
@@ -22,7 +22,7 @@
  * ```
  *
  * A grant that crosses a cancel is answered with `done`. When a child's
- * connection ends, the parent aborts its waits and ends its tickets, so a
+ * connection ends, the parent drops its wants and ends its tickets, so a
  * child that dies never holds capacity.
  *
  * @module
@@ -126,106 +126,185 @@ export class LineChannel<In, Out> {
   }
 }
 
-/** Options of {@linkcode serveGrants}. */
-export interface ServeGrantsOptions {
-  /**
-   * The host's gate, or null when the children do not poll. Waits end when
-   * the child cancels them or its connection ends: a draining child cancels
-   * its own, so the parent never needs to.
-   */
+/** Options of {@linkcode GrantBroker}. */
+export interface GrantBrokerOptions {
+  /** The host's gate, or null when the children do not poll. */
   gate: Gate | null;
-  /** The child said hello. */
+  /** A child said hello. @default {undefined} */
   onHello?(index: number, pid: number): void;
 }
 
-/**
- * The parent's side of one child's connection: waits on the host's gate for
- * each `want` and relays the ticket's calls.
- * @param conn the accepted connection
- * @param options the gate and hooks
- * @returns resolves when the connection has ended and its tickets are done
- */
-export async function serveGrants(
-  conn: Deno.Conn,
-  options: ServeGrantsOptions,
-): Promise<void> {
-  const ch = new LineChannel<ChildMessage, ParentMessage>(conn);
-  /** Waits not yet granted, by id. */
-  const waiting = new Map<number, AbortController>();
+/** One child's connection, as the broker sees it. */
+interface ChildState {
+  ch: LineChannel<ChildMessage, ParentMessage>;
+  /** Its wants not yet granted, oldest first. */
+  wants: { id: number; since: number }[];
   /** Tickets granted and not yet done, by id. */
-  const tickets = new Map<number, SlotTicket>();
-  let ended = false;
+  tickets: Map<number, SlotTicket>;
+}
 
-  const want = (id: number) => {
-    const gate = options.gate;
-    if (!gate) {
-      ch.send({ t: "deny", id, reason: "this worker does not poll" });
-      return;
-    }
-    const ac = new AbortController();
-    waiting.set(id, ac);
-    gate(ac.signal).then((ticket) => {
-      const wanted = waiting.delete(id) && !ended;
-      if (!wanted) {
-        ticket.done?.();
-        return;
-      }
-      tickets.set(id, ticket);
-      ch.send({ t: "grant", id });
-    }, (err) => {
-      waiting.delete(id);
-      ch.send({
-        t: "deny",
-        id,
-        reason: err instanceof Error ? err.message : String(err),
-      });
-    });
-  };
+/**
+ * The parent's side of the channel: one loop waits on the host's gate
+ * while any child wants a pull, and gives each admission to the waiting
+ * child with the fewest jobs granted (then the one waiting longest). A
+ * child whose event loop is busy with a job would sit on a grant until the
+ * job ends; the fewest-jobs rule sends it to an idle child instead.
+ *
+ * Waits end when the child cancels them (a draining child does) or its
+ * connection ends, so a shutdown needs nothing from the parent.
+ *
+ * @example
+ * ```ts ignore
+ * import { GrantBroker } from "./grant_ipc.ts";
+ * import { maxConcurrent } from "../gating/max_concurrent.ts";
+ * const broker = new GrantBroker({ gate: maxConcurrent(4) });
+ * const listener = Deno.listen({ transport: "unix", path: "/tmp/ctl.sock" });
+ * for await (const conn of listener) broker.serve(conn);
+ * ```
+ */
+export class GrantBroker {
+  #gate: Gate | null;
+  #onHello?: (index: number, pid: number) => void;
+  #children = new Set<ChildState>();
+  #seq = 0;
+  #waiting: AbortController | null = null;
 
-  try {
-    for await (const msg of ch.messages()) {
-      switch (msg.t) {
-        case "hello":
-          options.onHello?.(msg.index, msg.pid);
-          break;
-        case "want":
-          want(msg.id);
-          break;
-        case "cancel": {
-          const ac = waiting.get(msg.id);
-          waiting.delete(msg.id);
-          ac?.abort(new DOMException("cancelled", "AbortError"));
-          break;
-        }
-        case "received": {
-          const ticket = tickets.get(msg.id);
-          if (ticket?.requestReceived) {
-            ticket.requestReceived(requestOf(msg));
+  /** @param options the host's gate and hooks */
+  constructor(options: GrantBrokerOptions) {
+    this.#gate = options.gate;
+    this.#onHello = options.onHello;
+  }
+
+  /** Pulls wanted by every child now. */
+  get wanted(): number {
+    let n = 0;
+    for (const c of this.#children) n += c.wants.length;
+    return n;
+  }
+
+  /**
+   * Serves one child's connection until it ends; then its waits are dropped
+   * and its tickets done, so a child that dies never holds capacity.
+   * @param conn the accepted connection
+   * @returns resolves when the connection has ended
+   */
+  async serve(conn: Deno.Conn): Promise<void> {
+    const child: ChildState = {
+      ch: new LineChannel<ChildMessage, ParentMessage>(conn),
+      wants: [],
+      tickets: new Map(),
+    };
+    this.#children.add(child);
+    try {
+      for await (const msg of child.ch.messages()) {
+        switch (msg.t) {
+          case "hello":
+            this.#onHello?.(msg.index, msg.pid);
+            break;
+          case "want":
+            if (!this.#gate) {
+              child.ch.send({
+                t: "deny",
+                id: msg.id,
+                reason: "this worker does not poll",
+              });
+              break;
+            }
+            child.wants.push({ id: msg.id, since: this.#seq++ });
+            this.#run();
+            break;
+          case "cancel":
+            child.wants = child.wants.filter((w) => w.id !== msg.id);
+            this.#idle();
+            break;
+          case "received":
+            child.tickets.get(msg.id)?.requestReceived?.(requestOf(msg));
+            break;
+          case "reset":
+            child.tickets.get(msg.id)?.resetReservation?.(msg.cpus);
+            break;
+          case "done": {
+            const ticket = child.tickets.get(msg.id);
+            child.tickets.delete(msg.id);
+            ticket?.done?.();
+            break;
           }
-          break;
-        }
-        case "reset":
-          tickets.get(msg.id)?.resetReservation?.(msg.cpus);
-          break;
-        case "done": {
-          const ticket = tickets.get(msg.id);
-          tickets.delete(msg.id);
-          ticket?.done?.();
-          break;
         }
       }
+    } catch {
+      // A malformed line: treat the child as gone.
+    } finally {
+      this.#children.delete(child);
+      child.wants = [];
+      this.#idle();
+      for (const ticket of child.tickets.values()) ticket.done?.();
+      child.tickets.clear();
+      await child.ch.close();
     }
-  } catch {
-    // A malformed line: treat the child as gone.
-  } finally {
-    ended = true;
-    for (const ac of waiting.values()) {
-      ac.abort(new DOMException("the child is gone", "AbortError"));
+  }
+
+  /** Stops waiting on the gate when nobody wants a pull any more. */
+  #idle(): void {
+    if (this.wanted === 0) {
+      this.#waiting?.abort(new DOMException("no pull wanted", "AbortError"));
     }
-    waiting.clear();
-    for (const ticket of tickets.values()) ticket.done?.();
-    tickets.clear();
-    await ch.close();
+  }
+
+  /** The admission loop: one wait on the gate at a time, while wanted. */
+  #run(): void {
+    const gate = this.#gate;
+    if (!gate || this.#waiting) return;
+    const ac = new AbortController();
+    this.#waiting = ac;
+    (async () => {
+      try {
+        while (this.wanted > 0 && !ac.signal.aborted) {
+          let ticket: SlotTicket;
+          try {
+            ticket = await gate(ac.signal);
+          } catch (err) {
+            if (ac.signal.aborted) return;
+            // A failing gate: deny the oldest want, so the child backs off.
+            const child = this.#pick();
+            const want = child?.wants.shift();
+            if (child && want) {
+              child.ch.send({
+                t: "deny",
+                id: want.id,
+                reason: err instanceof Error ? err.message : String(err),
+              });
+            }
+            continue;
+          }
+          const child = this.#pick();
+          const want = child?.wants.shift();
+          if (!child || !want) {
+            ticket.done?.(); // every want was cancelled meanwhile
+            return;
+          }
+          child.tickets.set(want.id, ticket);
+          child.ch.send({ t: "grant", id: want.id });
+        }
+      } finally {
+        if (this.#waiting === ac) this.#waiting = null;
+        // A want that came in while this loop was ending starts a new one.
+        if (this.wanted > 0) this.#run();
+      }
+    })();
+  }
+
+  /** The waiting child with the fewest tickets, then the oldest want. */
+  #pick(): ChildState | null {
+    let best: ChildState | null = null;
+    for (const c of this.#children) {
+      if (c.wants.length === 0) continue;
+      if (
+        !best || c.tickets.size < best.tickets.size ||
+        (c.tickets.size === best.tickets.size &&
+          c.wants[0].since < best.wants[0].since)
+      ) best = c;
+    }
+    return best;
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { maxConcurrent } from "../gating/max_concurrent.ts";
 import type { Gate, SlotTicket } from "../gating/types.ts";
-import { ParentLink, serveGrants } from "./grant_ipc.ts";
+import { GrantBroker, ParentLink } from "./grant_ipc.ts";
 
 /** A parent serving `gate` on a fresh Unix socket, and links to it. */
 async function setup(gate: Gate | null) {
@@ -10,6 +10,10 @@ async function setup(gate: Gate | null) {
   const listener = Deno.listen({ transport: "unix", path });
   const served: Promise<void>[] = [];
   const hellos: [number, number][] = [];
+  const broker = new GrantBroker({
+    gate,
+    onHello: (i, pid) => hellos.push([i, pid]),
+  });
   const accepting = (async () => {
     for (;;) {
       let conn;
@@ -18,10 +22,7 @@ async function setup(gate: Gate | null) {
       } catch {
         return;
       }
-      served.push(serveGrants(conn, {
-        gate,
-        onHello: (i, pid) => hellos.push([i, pid]),
-      }));
+      served.push(broker.serve(conn));
     }
   })();
   const links: ParentLink[] = [];
@@ -176,4 +177,71 @@ Deno.test("grants: the child learns that the parent is gone", async () => {
     listener.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** A gate that admits only when told to. */
+function manualGate() {
+  const pending: ((t: SlotTicket) => void)[] = [];
+  const gate: Gate = (signal) =>
+    new Promise((resolve, reject) => {
+      pending.push(resolve);
+      signal.addEventListener("abort", () => {
+        const i = pending.indexOf(resolve);
+        if (i >= 0) pending.splice(i, 1);
+        reject(signal.reason);
+      }, { once: true });
+    });
+  return {
+    gate,
+    get waiters() {
+      return pending.length;
+    },
+    admit() {
+      pending.shift()!({});
+    },
+  };
+}
+
+Deno.test("grants: an admission goes to the waiting child with the fewest jobs", async () => {
+  const m = manualGate();
+  await using p = await setup(m.gate);
+  const a = await p.link();
+  const b = await p.link();
+  const signal = new AbortController().signal;
+  const first = a.gate(signal);
+  await settle();
+  m.admit();
+  await first; // a runs one job
+  let aGot = false;
+  let bGot = false;
+  const a2 = a.gate(signal).then((t) => (aGot = true, t));
+  await settle();
+  const b1 = b.gate(signal).then((t) => (bGot = true, t));
+  await settle();
+  assert.equal(m.waiters, 1, "one wait on the gate for the whole host");
+  m.admit();
+  await b1;
+  await settle();
+  assert.equal(
+    aGot,
+    false,
+    "the child with a job waits, though it asked first",
+  );
+  assert.equal(bGot, true);
+  m.admit();
+  await a2;
+});
+
+Deno.test("grants: no wait on the gate once every want is cancelled", async () => {
+  const m = manualGate();
+  await using p = await setup(m.gate);
+  const link = await p.link();
+  const ac = new AbortController();
+  const w = link.gate(ac.signal);
+  await settle();
+  assert.equal(m.waiters, 1);
+  ac.abort(new Error("stop"));
+  await assert.rejects(w, /stop/);
+  await settle();
+  assert.equal(m.waiters, 0);
 });

@@ -22,7 +22,7 @@
 import type { Gate } from "../gating/types.ts";
 import { Logger } from "../log/logger.ts";
 import { Backoff } from "./backoff.ts";
-import { serveGrants } from "./grant_ipc.ts";
+import { GrantBroker } from "./grant_ipc.ts";
 
 /** The environment variable that carries a child's number. */
 export const PROCESS_INDEX_ENV = "POTHEAD_PROCESS_INDEX";
@@ -275,6 +275,10 @@ export async function runProcesses(
   let fatal = false;
   let forwarded: Deno.Signal | null = null;
 
+  const broker = new GrantBroker({
+    gate: options.gate ?? null,
+    onHello: (_index, pid) => greeted.add(pid),
+  });
   const accepting = (async () => {
     for (;;) {
       let conn: Deno.Conn;
@@ -283,10 +287,7 @@ export async function runProcesses(
       } catch {
         return; // closed
       }
-      const served = serveGrants(conn, {
-        gate: options.gate ?? null,
-        onHello: (_index, pid) => greeted.add(pid),
-      }).finally(() => channels.delete(served));
+      const served = broker.serve(conn).finally(() => channels.delete(served));
       channels.add(served);
     }
   })();
