@@ -51,10 +51,23 @@ export function frameName(f: CallFrame): string {
   return url ? `${fn} ${url}:${f.lineNumber + 1}` : fn;
 }
 
-/** Self and inclusive time per function, and self time per file. */
-export function summarizeProfile(
-  p: CpuProfile,
-): { byFunction: Hot[]; byFile: Hot[]; totalMs: number } {
+/** Whether a frame is the project's own code (or an npm package it uses). */
+function isOwn(f: CallFrame): boolean {
+  return f.url.startsWith("file://");
+}
+
+/** Self and inclusive time per function, self time per file, and per owner. */
+export function summarizeProfile(p: CpuProfile): {
+  byFunction: Hot[];
+  byFile: Hot[];
+  /**
+   * Each sample charged to the nearest frame of the project's own code on its
+   * stack (so runtime work — ops, Request/Headers, streams — counts for the
+   * code that asked for it), by function.
+   */
+  byOwner: Hot[];
+  totalMs: number;
+} {
   const byId = new Map<number, ProfileNode>();
   for (const n of p.nodes) byId.set(n.id, n);
   const selfUs = new Map<number, number>();
@@ -66,6 +79,7 @@ export function summarizeProfile(
   for (const n of p.nodes) {
     for (const c of n.children ?? []) parent.set(c, n.id);
   }
+  const owner = new Map<string, number>();
   const fnSelf = new Map<string, number>(),
     fnTotal = new Map<string, number>(),
     fileSelf = new Map<string, number>();
@@ -79,6 +93,26 @@ export function summarizeProfile(
     const file = shortUrl(node.callFrame.url) ||
       `(${node.callFrame.functionName || "native"})`;
     fileSelf.set(file, (fileSelf.get(file) ?? 0) + us);
+    // owner: nearest own frame from the leaf up
+    let ownName = `(runtime) ${name}`;
+    if (
+      name === "(idle)" || name === "(program)" ||
+      name === "(garbage collector)"
+    ) ownName = name;
+    else {
+      for (
+        let cur: number | undefined = id, g = 0;
+        cur !== undefined && g < 10_000;
+        cur = parent.get(cur), g++
+      ) {
+        const f = byId.get(cur)!.callFrame;
+        if (isOwn(f)) {
+          ownName = frameName(f);
+          break;
+        }
+      }
+    }
+    owner.set(ownName, (owner.get(ownName) ?? 0) + us);
     // inclusive: every distinct function on the stack once
     const seen = new Set<string>();
     for (
@@ -102,12 +136,17 @@ export function summarizeProfile(
     selfMs: us / 1000,
     totalMs: us / 1000,
   }));
-  return { byFunction, byFile, totalMs: total / 1000 };
+  const byOwner = [...owner].map(([name, us]) => ({
+    name,
+    selfMs: us / 1000,
+    totalMs: us / 1000,
+  }));
+  return { byFunction, byFile, byOwner, totalMs: total / 1000 };
 }
 
 /** A printable report: top functions by self time, by inclusive time, and files. */
 export function profileReport(p: CpuProfile, top = 25): string {
-  const { byFunction, byFile, totalMs } = summarizeProfile(p);
+  const { byFunction, byFile, byOwner, totalMs } = summarizeProfile(p);
   const pct = (ms: number) =>
     `${(100 * ms / (totalMs || 1)).toFixed(1).padStart(5)} %`;
   const idle = byFunction.find((h) => h.name === "(idle)")?.selfMs ?? 0;
@@ -128,6 +167,12 @@ export function profileReport(p: CpuProfile, top = 25): string {
       (a, b) => b.totalMs - a.totalMs,
     )
       .slice(0, top).map((h) => `  ${pct(h.totalMs)}  ${h.name}`),
+    "",
+    "charged to the nearest own function (runtime work counted for the code that asked for it):",
+    ...byOwner.filter((h) => h.name !== "(idle)").sort((a, b) =>
+      b.selfMs - a.selfMs
+    ).slice(0, top)
+      .map((h) => `  ${pct(h.selfMs)}  ${h.name}`),
     "",
     "self time by file:",
     ...byFile.sort((a, b) => b.selfMs - a.selfMs).slice(0, 15).map((h) =>

@@ -13,7 +13,11 @@ Deno.test("self and inclusive time from a hand-made profile", () => {
   const p: CpuProfile = {
     nodes: [
       { id: 1, callFrame: frame("(root)"), children: [2, 4] },
-      { id: 2, callFrame: frame("a"), children: [3] },
+      {
+        id: 2,
+        callFrame: { ...frame("a"), url: "file:///app/a.ts" },
+        children: [3],
+      },
       { id: 3, callFrame: frame("b") },
       { id: 4, callFrame: frame("(idle)") },
     ],
@@ -26,8 +30,12 @@ Deno.test("self and inclusive time from a hand-made profile", () => {
   const s = summarizeProfile(p);
   const fn = new Map(s.byFunction.map((h) => [h.name, h]));
   assert.equal(fn.get("b")!.selfMs, 2);
-  assert.equal(fn.get("a")!.selfMs, 2);
-  assert.equal(fn.get("a")!.totalMs, 4);
+  const a = "a app/a.ts:1";
+  assert.equal(fn.get(a)!.selfMs, 2);
+  assert.equal(fn.get(a)!.totalMs, 4);
+  // b is runtime code: its time is charged to a, the own code that called it
+  const owner = new Map(s.byOwner.map((h) => [h.name, h.selfMs]));
+  assert.equal(owner.get(a), 4);
   assert.equal(fn.get("(idle)")!.selfMs, 5);
   assert.equal(s.totalMs, 9);
 });
