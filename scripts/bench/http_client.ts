@@ -161,7 +161,8 @@ export class HttpConnection {
     } else if (body) {
       head += `Content-Length: ${body.length}\r\n\r\n`;
       await writeAll(this.conn, enc.encode(head));
-      // Read the response concurrently: a server may answer early.
+      // The whole body goes out before the response is read (the upload
+      // endpoint answers only after reading it all).
       let sent = 0;
       for (const chunk of body.chunks) {
         await writeAll(this.conn, chunk);

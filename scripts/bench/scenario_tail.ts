@@ -231,7 +231,9 @@ export async function runTail(o: TailOptions): Promise<TailResult> {
     } req/s) for ${
       o.durationMs / 1000
     } s, seed ${o.seed}: ${arrivals.length} requests, the identical sequence for every system. ` +
-    `Latency from the scheduled send time to the last response byte.`,
+    `Latency from the scheduled send time to the last response byte. The job sleeps (\`setTimeout\`). ` +
+    "pothead: 4 `worker.ts --workers 1` processes; HAProxy/nginx: 4 `Deno.serve` processes running the same " +
+    "handler behind a mutex, so each runs one job at a time and queues the rest, as a busy one-job machine does.",
     "",
     table,
     "",
