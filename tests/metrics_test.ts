@@ -162,6 +162,15 @@ Deno.test("hub and worker metrics after a known sequence of requests", async () 
   // "prom-client"`, served beside the worker's.
   assert.deepEqual(w.by("app_requests_total", "path"), { status: 7, hold: 2 });
 
+  // POTHEAD_METRICS_SAMPLE=FILE keeps both scrapes, for notes and docs.
+  const sample = Deno.env.get("POTHEAD_METRICS_SAMPLE");
+  if (sample) {
+    await Deno.writeTextFile(
+      sample,
+      `# hub ${hub.metricsUrl}/metrics\n${m.text}\n# worker ${workerUrl}/metrics\n${w.text}`,
+    );
+  }
+
   // Health and readiness.
   assert.equal(await status(`${hub.metricsUrl}/healthz`), 200);
   assert.equal(await status(`${hub.metricsUrl}/readyz`), 200);
