@@ -17,6 +17,9 @@ const { values } = parseArgs({
   options: {
     size: { type: "string", default: "1GiB" },
     "slow-seconds": { type: "string", default: "20" },
+    // e.g. --max-semi-space-size=4, passed to the hub's V8
+    "v8-flags": { type: "string", default: "" },
+    "skip-chunked": { type: "boolean", default: false },
   },
 });
 const size = parseSize(values.size!);
@@ -25,7 +28,8 @@ const root = new URL("../", import.meta.url).pathname;
 
 async function status(pid: number): Promise<{ rss: number; hwm: number }> {
   const text = await Deno.readTextFile(`/proc/${pid}/status`);
-  const kb = (n: string) => Number(new RegExp(`^${n}:\\s+(\\d+)`, "m").exec(text)?.[1]) * 1024;
+  const kb = (n: string) =>
+    Number(new RegExp(`^${n}:\\s+(\\d+)`, "m").exec(text)?.[1]) * 1024;
   return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
 }
 
@@ -38,7 +42,10 @@ function spawn(args: string[], env: Record<string, string> = {}) {
   }).spawn();
 }
 
-async function waitLine(child: Deno.ChildProcess, re: RegExp): Promise<RegExpExecArray> {
+async function waitLine(
+  child: Deno.ChildProcess,
+  re: RegExp,
+): Promise<RegExpExecArray> {
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let buf = "";
   const deadline = Date.now() + 20_000;
@@ -59,41 +66,108 @@ async function waitLine(child: Deno.ChildProcess, re: RegExp): Promise<RegExpExe
 
 async function curl(args: string[]): Promise<{ seconds: number; out: string }> {
   const t0 = performance.now();
-  const out = await new Deno.Command("curl", { args: ["-sS", "--fail", ...args], stdout: "piped", stderr: "inherit" }).output();
+  const out = await new Deno.Command("curl", {
+    args: ["-sS", "--fail", ...args],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
   if (!out.success) throw new Error(`curl ${args.join(" ")} failed`);
-  return { seconds: (performance.now() - t0) / 1000, out: new TextDecoder().decode(out.stdout).trim() };
+  return {
+    seconds: (performance.now() - t0) / 1000,
+    out: new TextDecoder().decode(out.stdout).trim(),
+  };
 }
 
-const hub = spawn([`${root}hub.ts`, "--log-format", "json", "--listen", "127.0.0.1:0", "--worker-listen", "127.0.0.1:0", "--metrics-listen", "off"]);
+const hub = spawn([
+  ...(values["v8-flags"] ? [`--v8-flags=${values["v8-flags"]}`] : []),
+  `${root}hub.ts`,
+  "--log-format",
+  "json",
+  "--listen",
+  "127.0.0.1:0",
+  "--worker-listen",
+  "127.0.0.1:0",
+  "--metrics-listen",
+  "off",
+]);
 const worker: Deno.ChildProcess[] = [];
 try {
-  const m = await waitLine(hub, /"consumer":"127\.0\.0\.1:(\d+)","worker":"127\.0\.0\.1:(\d+)"/);
+  const m = await waitLine(
+    hub,
+    /"consumer":"127\.0\.0\.1:(\d+)","worker":"127\.0\.0\.1:(\d+)"/,
+  );
   const url = `http://127.0.0.1:${m[1]}`;
-  const w = spawn([`${root}worker.ts`, "--log-format", "json", "--connect", `127.0.0.1:${m[2]}`, "--workers", "2", `${root}scripts/stream_app.ts`]);
+  const w = spawn([
+    `${root}worker.ts`,
+    "--log-format",
+    "json",
+    "--connect",
+    `127.0.0.1:${m[2]}`,
+    "--workers",
+    "2",
+    `${root}scripts/stream_app.ts`,
+  ]);
   worker.push(w);
   await waitLine(w, /worker connected[\s\S]*worker connected/);
   const base = await status(hub.pid);
 
-  const down = await curl(["-o", "/dev/null", "-w", "%{size_download}", `${url}/bytes?n=${size}`]);
-  if (Number(down.out) !== size) throw new Error(`downloaded ${down.out} of ${size} bytes`);
+  const down = await curl([
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{size_download}",
+    `${url}/bytes?n=${size}`,
+  ]);
+  if (Number(down.out) !== size) {
+    throw new Error(`downloaded ${down.out} of ${size} bytes`);
+  }
   const afterDown = await status(hub.pid);
 
-  // Upload: curl reads the body from a generator process through a pipe, so
-  // the body's length is unknown and it goes through the hub chunked.
-  const gen = new Deno.Command("sh", {
-    args: ["-c", `head -c ${size} /dev/zero | curl -sS --fail -T - -H 'Content-Type: application/octet-stream' ${url}/sink`],
-    stdout: "piped",
-  });
-  const t0 = performance.now();
-  const up = await gen.output();
-  const upSeconds = (performance.now() - t0) / 1000;
-  const upCount = Number(new TextDecoder().decode(up.stdout).trim());
-  if (upCount !== size) throw new Error(`the worker received ${upCount} of ${size} bytes`);
-  const afterUp = await status(hub.pid);
+  // Uploads: one with Content-Length (curl reads a file), one chunked (curl
+  // reads a pipe, so the length is unknown).
+  const file = await Deno.makeTempFile();
+  const upload = async (chunked: boolean) => {
+    const cmd = chunked
+      ? `head -c ${size} /dev/zero | curl -sS --fail -T - ${url}/sink`
+      : `curl -sS --fail -T ${file} ${url}/sink`;
+    const t0 = performance.now();
+    const out = await new Deno.Command("sh", {
+      args: ["-c", cmd],
+      stdout: "piped",
+    }).output();
+    const seconds = (performance.now() - t0) / 1000;
+    const got = Number(new TextDecoder().decode(out.stdout).trim());
+    if (got !== size) {
+      throw new Error(`the worker received ${got} of ${size} bytes`);
+    }
+    return { seconds, mem: await status(hub.pid) };
+  };
+  let upCl, upChunked;
+  try {
+    const fh = await Deno.open(file, { write: true });
+    const block = new Uint8Array(1024 * 1024);
+    for (let left = size; left > 0; left -= block.length) {
+      await fh.write(left >= block.length ? block : block.subarray(0, left));
+    }
+    fh.close();
+    upCl = await upload(false);
+    upChunked = values["skip-chunked"] ? null : await upload(true);
+  } finally {
+    await Deno.remove(file);
+  }
 
   // A slow consumer: 1 MB/s for a while on a body far larger than that.
   const slow = new Deno.Command("curl", {
-    args: ["-sS", "--limit-rate", "1M", "-o", "/dev/null", "--max-time", String(slowSeconds), `${url}/bytes?n=${size}`],
+    args: [
+      "-sS",
+      "--limit-rate",
+      "1M",
+      "-o",
+      "/dev/null",
+      "--max-time",
+      String(slowSeconds),
+      `${url}/bytes?n=${size}`,
+    ],
     stdout: "null",
     stderr: "null",
   }).spawn();
@@ -106,12 +180,33 @@ try {
 
   const mib = (b: number) => (b / 1024 / 1024).toFixed(1);
   const rate = (s: number) => (size / 1e6 / s).toFixed(0);
-  console.log(`| direction | bytes | seconds | MB/s | hub RSS after | hub peak RSS |`);
+  console.log(
+    `| direction | bytes | seconds | MB/s | hub RSS after | hub peak RSS |`,
+  );
   console.log(`|---|---:|---:|---:|---:|---:|`);
-  console.log(`| download | ${size} | ${down.seconds.toFixed(1)} | ${rate(down.seconds)} | ${mib(afterDown.rss)} MiB | ${mib(afterDown.hwm)} MiB |`);
-  console.log(`| upload (chunked) | ${size} | ${upSeconds.toFixed(1)} | ${rate(upSeconds)} | ${mib(afterUp.rss)} MiB | ${mib(afterUp.hwm)} MiB |`);
+  console.log(
+    `| download | ${size} | ${down.seconds.toFixed(1)} | ${
+      rate(down.seconds)
+    } | ${mib(afterDown.rss)} MiB | ${mib(afterDown.hwm)} MiB |`,
+  );
+  console.log(
+    `| upload, Content-Length | ${size} | ${upCl.seconds.toFixed(1)} | ${
+      rate(upCl.seconds)
+    } | ${mib(upCl.mem.rss)} MiB | ${mib(upCl.mem.hwm)} MiB |`,
+  );
+  if (upChunked) {
+    console.log(
+      `| upload, chunked | ${size} | ${upChunked.seconds.toFixed(1)} | ${
+        rate(upChunked.seconds)
+      } | ${mib(upChunked.mem.rss)} MiB | ${mib(upChunked.mem.hwm)} MiB |`,
+    );
+  }
   console.log(`\nhub RSS at start: ${mib(base.rss)} MiB`);
-  console.log(`slow consumer (1 MB/s for ${slowSeconds} s), hub RSS each second: ${samples.map(mib).join(", ")} MiB`);
+  console.log(
+    `slow consumer (1 MB/s for ${slowSeconds} s), hub RSS each second: ${
+      samples.map(mib).join(", ")
+    } MiB`,
+  );
 } finally {
   for (const c of [...worker, hub]) {
     try {
