@@ -9,7 +9,11 @@ function byteStream(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
     type: "bytes",
     pull(c) {
       if (i < chunks.length) c.enqueue(chunks[i++].slice());
-      else c.close();
+      else {
+        c.close();
+        // A pending BYOB read resolves (as done) only once answered.
+        c.byobRequest?.respond(0);
+      }
     },
   });
 }
