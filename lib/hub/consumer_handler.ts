@@ -156,6 +156,10 @@ export function createConsumerHandler(
     const series = ctx.metrics.pool(pool.name);
 
     let deadline: number | undefined;
+    // Declines (many hubs, issue 7) neither count as an attempt nor end the
+    // request: each one closed a connection, and the queue deadline bounds
+    // the wait.
+    let declined = 0;
     for (let attempt = 0;; attempt++) {
       let acquired: Acquired;
       try {
@@ -163,7 +167,7 @@ export function createConsumerHandler(
           priority,
           fairnessKey,
           signal,
-          front: attempt > 0,
+          front: attempt > 0 || declined > 0,
           deadline,
         });
       } catch (err) {
@@ -173,7 +177,7 @@ export function createConsumerHandler(
       const conn = acquired.conn;
       const waited = ctx.clock.now() - acquired.since;
       outcome.queueMs += waited;
-      if (attempt === 0) series.queueWait(waited / 1000);
+      if (attempt === 0 && declined === 0) series.queueWait(waited / 1000);
       if (signal.aborted) {
         pool.release(conn);
         return gone();
@@ -205,6 +209,17 @@ export function createConsumerHandler(
         const failure = err instanceof WorkerFailure
           ? err
           : new WorkerFailure("internal", String(err), true);
+        if (
+          failure.reason === "declined" && (body === null || body.replayable)
+        ) {
+          // The worker's slot took another hub's job at the same moment:
+          // back to the front of the queue with the same deadline; neither a
+          // failure nor a re-dispatch.
+          declined++;
+          deadline = acquired.deadline;
+          attempt--;
+          continue;
+        }
         if (failure.reason === "response-timeout") {
           return fail(
             new HubError(

@@ -134,6 +134,12 @@ export const WorkerCloseCode = {
   RequestFailed: "request-failed",
   /** The hub is shutting down, or the pool was removed. */
   Shutdown: "shutdown",
+  /**
+   * The worker declined the request: its slot had just taken another hub's
+   * job (many hubs, issue 7). The request goes back to the front of the
+   * queue; this is not a failure.
+   */
+  Declined: "declined",
   /** Any other reason. */
   Closed: "closed",
 } as const;
@@ -147,6 +153,40 @@ const PROBE = new TextEncoder().encode(
 
 /** Largest request body the hub sends in the same write as the head. */
 const SMALL_BODY = 64 * 1024;
+
+/**
+ * A larger body waits for the worker's `100 Continue` (RFC 9110 §10.1.1), so
+ * that a worker that declines (many hubs, issue 7) does so before any byte of
+ * the body left the hub, and the request can be queued again. A worker that
+ * ignores the expectation gets the body after this long anyway, as the RFC
+ * lets a client do; the hub's sweep enforces it.
+ */
+const CONTINUE_WAIT_MS = 1000;
+
+/**
+ * The field a worker sets on a `503` to decline a request because the slot
+ * this connection belongs to is busy with another hub's job (issue 7, "Many
+ * hubs"). The hub puts the request back at the front of its queue; it is not
+ * a failure and not a re-dispatch.
+ */
+export const DECLINED_FIELD = "pothead-declined";
+
+/**
+ * Whether a response is a worker's decline (`503` with `Pothead-Declined`).
+ * @param head the response head
+ * @returns true for a decline
+ */
+export function isDecline(head: ResponseHead): boolean {
+  if (head.status !== 503) return false;
+  for (const [n, v] of head.headers) {
+    if (
+      n.length === DECLINED_FIELD.length && n.toLowerCase() === DECLINED_FIELD
+    ) {
+      return v.trim() !== "";
+    }
+  }
+  return false;
+}
 
 let nextId = 1;
 
@@ -188,6 +228,9 @@ export class WorkerConn {
   /** When the read now pending began while a response was due, 0 = none. */
   #readSince = 0;
   #pumping = false;
+  /** A body held back until the worker's `100 Continue`, or null. */
+  #awaitingContinue: RequestBody | null = null;
+  #continueDeadline = 0;
   #bodyError: unknown = null;
 
   /**
@@ -272,6 +315,9 @@ export class WorkerConn {
    */
   sweep(now: number, bodyIdleMs: number): void {
     if (this.state === "closed") return;
+    if (this.#awaitingContinue && now >= this.#continueDeadline) {
+      this.#sendHeldBody();
+    }
     if (this.#deadline !== 0) {
       // A phase with its own deadline (response head, probe answer): the
       // body idle timeout does not apply; an expensive job may take until
@@ -348,6 +394,7 @@ export class WorkerConn {
     const headers = req.headers;
     const body = req.body;
     let small: Uint8Array | null = null;
+    let expectContinue = false;
     if (body) {
       small = await body.readSmall(SMALL_BODY);
       if (small || body.length !== null) {
@@ -355,6 +402,9 @@ export class WorkerConn {
       } else {
         headers.push(["transfer-encoding", "chunked"]);
       }
+      // The original protocol has no 100 Continue to wait for.
+      expectContinue = small === null && !this.legacy;
+      if (expectContinue) headers.push(["expect", "100-continue"]);
     }
     if (req.close) headers.push(["connection", "close"]);
 
@@ -368,7 +418,12 @@ export class WorkerConn {
         await writeAll(this.#conn, concatBytes([head, small]));
       } else {
         await writeAll(this.#conn, head);
-        if (body) this.#pump(body);
+        if (body && expectContinue) {
+          this.#awaitingContinue = body;
+          this.#continueDeadline = this.#clock.now() + CONTINUE_WAIT_MS;
+        } else if (body) {
+          this.#pump(body);
+        }
       }
     } catch (err) {
       if (err instanceof TypeError) {
@@ -388,6 +443,22 @@ export class WorkerConn {
         first,
       );
       this.#deadline = 0;
+      // A final response before 100 Continue: the body was never sent, so
+      // the worker's parser still waits for it and the connection cannot
+      // carry another request.
+      const bodyUnsent = this.#awaitingContinue !== null;
+      this.#awaitingContinue = null;
+      if (isDecline(head)) {
+        this.close(
+          "worker declined: its slot is busy with another hub's job",
+          "declined",
+        );
+        throw new WorkerFailure(
+          "declined",
+          "worker declined: its slot is busy with another hub's job",
+          false,
+        );
+      }
       if (head.status === 101) {
         this.close("worker switched protocols", "protocol-error");
         throw new WorkerFailure(
@@ -396,7 +467,7 @@ export class WorkerConn {
           true,
         );
       }
-      const reusable = keepAlive && !req.close && !this.legacy;
+      const reusable = keepAlive && !req.close && !this.legacy && !bodyUnsent;
       const parts: Uint8Array[] = [];
       let ended = false;
       for (const ev of events) {
@@ -464,6 +535,9 @@ export class WorkerConn {
         );
       }
       const { events, remaining } = this.#parser!.feed(chunk);
+      if (this.#awaitingContinue && this.#parser!.informational > 0) {
+        this.#sendHeldBody();
+      }
       if (events.length > 0 && events[0].type === "head") {
         const ev = events[0];
         return {
@@ -589,6 +663,13 @@ export class WorkerConn {
   }
 
   #afterPump: (() => void) | null = null;
+
+  /** Sends the body held back for `100 Continue` (it came, or the wait is over). */
+  #sendHeldBody(): void {
+    const body = this.#awaitingContinue;
+    this.#awaitingContinue = null;
+    if (body && this.state !== "closed") this.#pump(body);
+  }
 
   #finishOrClose(reusable: boolean): void {
     if (reusable) this.#finishExchange(true, true);

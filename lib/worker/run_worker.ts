@@ -2,10 +2,13 @@
  * Runs a worker: slots that dial the hub(s), serve jobs with the app, and
  * reconnect with backoff; a graceful drain on shutdown.
  *
- * With `--workers N`, each slot keeps one persistent connection and takes one
- * job at a time on it. With `--poll-jobs`, one loop waits for the gate (the
- * app's `waitForSlot`, or the built-in gates) and every admission opens a
- * connection for exactly one job, so as many jobs run as the gate admits.
+ * With `--workers N`, each slot keeps one persistent connection to every hub
+ * address and takes one job at a time: the first hub to send a job takes the
+ * slot, and another hub's job sent at the same moment is declined and queued
+ * again at that hub (`hub_slot.ts`, issue 7). With `--poll-jobs`, one loop
+ * waits for the gate (the app's `waitForSlot`, or the built-in gates) and
+ * every admission is offered to every hub for exactly one job, so as many
+ * jobs run as the gate admits.
  *
  * @module
  */
@@ -24,6 +27,7 @@ import {
   type Resolver,
   systemResolver,
 } from "./hub_addresses.ts";
+import { HubSlot, type SlotLeg } from "./hub_slot.ts";
 import { type Diverter, serveConnection } from "./serve_conn.ts";
 
 /** Options of {@linkcode runWorker}. */
@@ -148,6 +152,7 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
     for (const msg of await hubs.refresh()) {
       log.warn("hub address", { reason: msg });
     }
+    for (const s of offers) s.sync();
   };
   const resolveTimer = setInterval(refresh, options.resolveIntervalMs ?? 5000);
 
@@ -171,11 +176,15 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
 
   /** Slots alive now (fixed: all of them; polling: those with a job pulled). */
   const live = new Set<Slot>();
+  /** Slots offered to every hub (issue 7); told when addresses change. */
+  const offers = new Set<HubSlot>();
 
   /**
    * Dials `addr` for `slot` and serves the connection until it ends (one job
    * when `ticket` is set). `dialed(ok)` is called once the dial settled. The
-   * ticket is done when the job ends or the pull failed.
+   * ticket is done when the job ends or the pull failed. With a `leg` (one
+   * connection of a slot offered to every hub, issue 7), a job runs only
+   * when the leg claims the slot, else it is declined.
    * @returns whether the dial succeeded
    */
   const serveOnce = async (
@@ -184,6 +193,7 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
     ticket: SlotTicket | null,
     state: DialState,
     dialed: (ok: boolean) => void = () => {},
+    leg: SlotLeg | null = null,
   ): Promise<boolean> => {
     const hubKey = keyOf(addr);
     let connected = false;
@@ -214,8 +224,10 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
           worker: slot.name,
           resetReservation: (cpus) => ticket?.resetReservation?.(cpus),
         },
-        oneJob: () => ticket !== null || stop.signal.aborted,
+        oneJob: () =>
+          ticket !== null || stop.signal.aborted || (leg?.retired ?? false),
         divert: redirect ?? undefined,
+        claim: leg ? () => leg.claim() : undefined,
         onIdle: () => {
           slot.idle = true;
         },
@@ -227,6 +239,7 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
           ticket?.requestReceived?.(req);
         },
         onJobEnd: (job) => {
+          leg?.release();
           inFlight--;
           metrics.jobFinished(
             job.status,
@@ -250,7 +263,14 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
       try {
         conn.close();
       } catch { /* closed */ }
-      if (result === "closed" && !stop.signal.aborted) {
+      if (result === "declined") {
+        log.info("job declined: the slot is busy with another hub's job", {
+          hub: hubKey,
+          slot: slot.name,
+        });
+      } else if (
+        result === "closed" && !stop.signal.aborted && !leg?.retired
+      ) {
         log.info("hub connection closed", { hub: hubKey, slot: slot.name });
       }
     } catch (err) {
@@ -274,25 +294,52 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
     } finally {
       slot.conn = null;
       slot.idle = false;
-      hubs.release(addr);
+      if (!leg) hubs.release(addr);
       if (connected) metrics.hubConnection(hubKey, -1);
       ticket?.done?.();
     }
     return connected;
   };
 
-  /** `--workers N`: one persistent connection at a time, for good. */
-  const runFixedSlot = async (slot: Slot) => {
-    const state = newDialState();
-    live.add(slot);
-    while (!stop.signal.aborted) {
-      const addr = hubs.acquire();
-      if (!addr || !await serveOnce(slot, addr, null, state)) {
-        await sleep(state.backoff.next());
-      }
+  /** Serves one leg of a slot offered to every hub. */
+  const serveLeg = async (
+    leg: SlotLeg,
+    ticket: SlotTicket | null,
+    dialed: (ok: boolean) => void,
+  ): Promise<boolean> => {
+    live.add(leg);
+    try {
+      return await serveOnce(leg, leg.addr, ticket, leg, dialed, leg);
+    } finally {
+      live.delete(leg);
     }
-    live.delete(slot);
   };
+
+  /** Runs a slot offered to every hub until it ends. */
+  const runOffer = async (slot: HubSlot) => {
+    offers.add(slot);
+    try {
+      await slot.run();
+    } finally {
+      offers.delete(slot);
+    }
+  };
+
+  /**
+   * `--workers N`: each slot keeps one connection to every hub address for
+   * good; the first hub to send a job takes the slot (issue 7).
+   */
+  const runFixedSlot = (index: number) =>
+    runOffer(
+      new HubSlot({
+        index,
+        name: `${prefix}/${index}`,
+        addresses: () => hubs.addresses,
+        serve: (leg, dialed) => serveLeg(leg, null, dialed),
+        signal: stop.signal,
+        backoffCapMs: options.backoffCapMs ?? 5000,
+      }),
+    );
 
   /**
    * `--poll-jobs`: one loop asks the gate, and every admission gets a slot of
@@ -325,36 +372,40 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
         ticket.done?.();
         break;
       }
-      const addr = hubs.acquire();
-      if (!addr) {
-        ticket.done?.();
-        await sleep(state.backoff.next());
-        continue;
-      }
       let index = 0;
       while (used.has(index)) index++;
       used.add(index);
-      const slot: Slot = {
-        index,
-        name: `${prefix}/${index}`,
-        conn: null,
-        idle: false,
-      };
-      live.add(slot);
       const { promise: dial, resolve: dialed } = Promise.withResolvers<
         boolean
       >();
-      const job = serveOnce(slot, addr, ticket, state, dialed).then(
-        () => {},
-        () => {},
-      ).finally(() => {
-        dialed(false); // in case serveOnce threw before settling it
-        live.delete(slot);
+      // The admission is offered to every hub at once; the first job takes
+      // it and the other legs close (issue 7). The gate gets it back when
+      // the whole offer has ended.
+      const admitted = ticket;
+      const legTicket: SlotTicket = {
+        requestReceived: (req) => admitted.requestReceived?.(req),
+        resetReservation: (cpus) => admitted.resetReservation?.(cpus),
+      };
+      const job = runOffer(
+        new HubSlot({
+          index,
+          name: `${prefix}/${index}`,
+          addresses: () => hubs.addresses,
+          serve: (leg, legDialed) => serveLeg(leg, legTicket, legDialed),
+          oneJob: true,
+          signal: stop.signal,
+          backoffCapMs: options.backoffCapMs ?? 5000,
+          onDialed: dialed,
+        }),
+      ).then(() => {}, () => {}).finally(() => {
+        admitted.done?.();
+        dialed(false); // in case the offer ended before settling it
         used.delete(index);
         jobs.delete(job);
       });
       jobs.add(job);
-      if (!await dial) await sleep(state.backoff.next());
+      if (await dial) state.backoff.reset();
+      else await sleep(state.backoff.next());
     }
     await Promise.all(jobs);
   };
@@ -365,16 +416,7 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
       await runPuller(gate);
     } else {
       await Promise.all(
-        Array.from(
-          { length: options.workers ?? 1 },
-          (_, i) =>
-            runFixedSlot({
-              index: i,
-              name: `${prefix}/${i}`,
-              conn: null,
-              idle: false,
-            }),
-        ),
+        Array.from({ length: options.workers ?? 1 }, (_, i) => runFixedSlot(i)),
       );
     }
     clearInterval(resolveTimer);

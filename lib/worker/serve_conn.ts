@@ -86,10 +86,27 @@ export interface ServeOptions {
    * @default {undefined}
    */
   divert?: Diverter;
+  /**
+   * Many hubs (issue 7): called when a job's request head arrived, before
+   * the app sees it. False means the slot this connection belongs to has
+   * just taken another hub's job: the request is declined with `503` and
+   * `Pothead-Declined: busy`, the connection closed, and the hub queues the
+   * request again. @default {undefined} (every job is taken)
+   */
+  claim?(): boolean;
 }
 
 const encoder = new TextEncoder();
 const PROBE_ANSWER = encoder.encode("HTTP/1.1 204 No Content\r\n\r\n");
+/** The go-ahead for a body the hub holds back (RFC 9110 §10.1.1). */
+const CONTINUE = encoder.encode("HTTP/1.1 100 Continue\r\n\r\n");
+/** A decline: the slot is busy with another hub's job (issue 7). */
+const DECLINE = encoder.encode(
+  "HTTP/1.1 503 Service Unavailable\r\nPothead-Declined: busy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+);
+/** After a decline, how long and how much the worker reads before closing. */
+const LINGER_MS = 2000;
+const LINGER_BYTES = 256 * 1024;
 /** Unread request body the worker discards to keep the connection. */
 const DRAIN_LIMIT = 1024 * 1024;
 
@@ -119,13 +136,13 @@ function field(head: RequestHead, lower: string): string | null {
  * @param conn the connection (after the handshake)
  * @param reader its reader (it may hold bytes that followed the handshake)
  * @param options the app and callbacks
- * @returns `closed` when the hub closed or misbehaved, `done` when the worker ended it after a job
+ * @returns `closed` when the hub closed or misbehaved, `done` when the worker ended it after a job, `declined` when `claim()` refused a job
  */
 export async function serveConnection(
   conn: Deno.Conn,
   reader: ConnReader,
   options: ServeOptions,
-): Promise<"closed" | "done"> {
+): Promise<"closed" | "done" | "declined"> {
   const parser = new RequestParser();
   let pending: Promise<Uint8Array | null> | null = null;
   const next = () => {
@@ -168,7 +185,16 @@ export async function serveConnection(
 
     const start = performance.now();
     const abort = new AbortController();
+    if (options.claim && !options.claim()) {
+      await decline(conn, reader);
+      return "declined";
+    }
+
     let bodyEnded = !hasBody || events.some((e) => e.type === "end");
+    if (!bodyEnded && expectsContinue(head)) {
+      // The hub holds the body back until the slot has taken the job.
+      await writeAll(conn, CONTINUE).catch(() => {});
+    }
     let connClosed = false;
     // Set once a diverted response went out: from then on the body belongs
     // to the redirect consumer, and the hub closing its end (as it will,
@@ -355,6 +381,43 @@ export async function serveConnection(
     });
     if (connClosed && !detached) return "closed";
     if (close) return "done";
+  }
+}
+
+function expectsContinue(head: RequestHead): boolean {
+  const v = field(head, "expect");
+  return v !== null && v.trim().toLowerCase() === "100-continue";
+}
+
+/**
+ * Declines a job and closes in stages (RFC 9112 §9.6): the answer, then the
+ * sending side, then whatever the hub had already sent (at most a small
+ * body) is read and dropped until it closes, so that the close does not
+ * reset the connection before the hub has read the `503`.
+ */
+async function decline(conn: Deno.Conn, reader: ConnReader): Promise<void> {
+  try {
+    await writeAll(conn, DECLINE);
+    await conn.closeWrite();
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }, LINGER_MS);
+  try {
+    let n = 0;
+    while (n < LINGER_BYTES) {
+      const chunk = await reader.read();
+      if (chunk === null) break;
+      n += chunk.length;
+    }
+  } catch {
+    // Closed by the timer, or reset: either way the decline was sent.
+  } finally {
+    clearTimeout(timer);
   }
 }
 
