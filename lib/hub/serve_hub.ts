@@ -311,6 +311,10 @@ export async function serveHub(options: HubOptions = {}): Promise<HubHandle> {
       for (const c of conns) c.sweep(now, bodyIdle);
       for (const pool of pools.values()) {
         for (const c of pool.idleConnections()) {
+          // The original protocol has one request per connection: a probe
+          // would be that request (issue 7). Its closes are still seen by
+          // the idle read, and TCP keepalive finds dead peers.
+          if (c.legacy) continue;
           if (now - c.idleSince < probeInterval) break; // idle set is in idle order
           pool.takeIdle(c);
           c.probe(probeTimeout);
