@@ -270,6 +270,40 @@ Deno.test("hostile worker: the consumer gets 502, the hub drops it, nobody else 
   );
 
   await t.step(
+    "a worker that dies while the request body streams: 502, not the consumer's fault",
+    async () => {
+      await using fake = await FakeWorker.connect(h.workerAddr, {
+        pool: "hostile",
+        name: "hostile/dies-in-upload",
+      });
+      // 160 KiB in 16 KiB pieces, beyond the replay buffer: no re-dispatch.
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(c) {
+          if (sent >= 10) return c.close();
+          sent++;
+          await new Promise((r) => setTimeout(r, 10));
+          c.enqueue(new Uint8Array(16 * 1024).fill(0x62));
+        },
+      });
+      const resP = fetch(`${h.url}/hostile/upload`, { method: "POST", body });
+      // Take 100 KiB of it, then die.
+      let got = 0;
+      const buf = new Uint8Array(65536);
+      while (got < 100 * 1024) {
+        const n = await fake.conn.read(buf);
+        if (n === null) break;
+        got += n;
+      }
+      fake.close();
+      const res = await resP;
+      await res.body?.cancel();
+      assert.equal(res.status, 502);
+      assert.equal(res.headers.get("pothead-error"), "worker-failed");
+    },
+  );
+
+  await t.step(
     "an endless chunk: backpressure, then the consumer leaves",
     async () => {
       await using fake = await FakeWorker.connect(h.workerAddr, {
@@ -342,7 +376,7 @@ Deno.test("hostile worker: the consumer gets 502, the hub drops it, nobody else 
       assert.equal(await dropped("response-timeout"), 1);
       assert.equal(await dropped("body-idle-timeout"), 1);
       assert.equal(await dropped("bytes-while-idle"), 1);
-      assert.ok(await dropped("worker-closed") >= 2);
+      assert.ok(await dropped("worker-closed") >= 3);
       assert.equal(await dropped("consumer-gone"), 1);
       assert.equal(
         await h.metric("pothead_hub_rejected_total", {

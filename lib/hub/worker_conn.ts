@@ -628,9 +628,13 @@ export class WorkerConn {
     this.#pumping = true;
     const chunked = body.length === null;
     (async () => {
+      // Whether the failure is the worker's (a write) or the consumer's (a
+      // read of its body): only the latter is the consumer's fault.
+      let writing = false;
       try {
         for await (const chunk of body.chunks()) {
           if (this.state === "closed") return;
+          writing = true;
           if (chunked) {
             await writeAll(
               this.#conn,
@@ -639,10 +643,20 @@ export class WorkerConn {
           } else {
             await writeAll(this.#conn, chunk);
           }
+          writing = false;
         }
+        writing = true;
         if (chunked) await writeAll(this.#conn, LAST_CHUNK);
+        writing = false;
       } catch (err) {
-        if (this.state !== "closed") {
+        if (this.state !== "closed" && writing) {
+          // The worker went away while the body streamed: a worker failure
+          // (502, or a re-dispatch when the body can be replayed), not 400.
+          this.close(
+            `sending the request body failed: ${message(err)}`,
+            "worker-closed",
+          );
+        } else if (this.state !== "closed") {
           this.#bodyError = err;
           this.close(
             err instanceof HubError
