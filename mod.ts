@@ -25,6 +25,12 @@ export type { FetchHandler, JobInfo, PotheadApp } from "./lib/worker/app.ts";
 export { appFromModule, demoApp, loadApp } from "./lib/worker/app.ts";
 export { runWorker } from "./lib/worker/run_worker.ts";
 export type { WorkerHandle, WorkerOptions } from "./lib/worker/run_worker.ts";
+export { RedirectStore, serveRedirects } from "./lib/worker/redirect.ts";
+export type {
+  RedirectServer,
+  RedirectStoreOptions,
+  ServeRedirectsOptions,
+} from "./lib/worker/redirect.ts";
 export { serveHub } from "./lib/hub/serve_hub.ts";
 export type {
   HubAddresses,
