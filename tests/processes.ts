@@ -36,15 +36,23 @@ export type LogLine = Record<string, unknown> & { msg?: string };
  * @param script path relative to the repository root
  * @param args its arguments
  * @param env extra environment
+ * @param flags runtime flags instead of `-A` (a compiled binary's exact permissions) @default {["-A"]}
  * @returns the process
  */
 export function spawnDeno(
   script: string,
   args: string[],
   env: Record<string, string> = {},
+  flags: readonly string[] = ["-A"],
 ): Proc {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", new URL(script, ROOT).pathname, ...args],
+    args: [
+      "run",
+      ...flags,
+      "--quiet",
+      new URL(script, ROOT).pathname,
+      ...args,
+    ],
     cwd: new URL(".", ROOT).pathname,
     env: { PROMETHEUS_PORT: "0", NO_COLOR: "1", ...env },
     stdin: "null",
@@ -157,21 +165,28 @@ export interface HubProc extends Proc {
  * Starts a hub (JSON logs, free ports) and waits until it listens.
  * @param args extra hub flags
  * @param env extra environment
+ * @param flags runtime flags instead of `-A` @default {["-A"]}
  * @returns the hub
  */
 export async function startHub(
   args: string[] = [],
   env: Record<string, string> = {},
+  flags: readonly string[] = ["-A"],
 ): Promise<HubProc> {
   const has = (flag: string) => args.includes(flag);
-  const proc = spawnDeno("hub.ts", [
-    "--log-format",
-    "json",
-    ...(has("--listen") ? [] : ["--listen", "127.0.0.1:0"]),
-    ...(has("--worker-listen") ? [] : ["--worker-listen", "127.0.0.1:0"]),
-    ...(has("--metrics-listen") ? [] : ["--metrics-listen", "127.0.0.1:0"]),
-    ...args,
-  ], env);
+  const proc = spawnDeno(
+    "hub.ts",
+    [
+      "--log-format",
+      "json",
+      ...(has("--listen") ? [] : ["--listen", "127.0.0.1:0"]),
+      ...(has("--worker-listen") ? [] : ["--worker-listen", "127.0.0.1:0"]),
+      ...(has("--metrics-listen") ? [] : ["--metrics-listen", "127.0.0.1:0"]),
+      ...args,
+    ],
+    env,
+    flags,
+  );
   try {
     const line = await proc.waitFor((l) => l.msg === "hub listening");
     return Object.assign(proc, {
@@ -191,6 +206,7 @@ export async function startHub(
  * @param args extra flags and the app
  * @param slots connections to wait for @default {1}
  * @param env extra environment
+ * @param flags runtime flags instead of `-A` @default {["-A"]}
  * @returns the worker
  */
 export async function startWorker(
@@ -198,14 +214,20 @@ export async function startWorker(
   args: string[] = [],
   slots = 1,
   env: Record<string, string> = {},
+  flags: readonly string[] = ["-A"],
 ): Promise<Proc> {
-  const proc = spawnDeno("worker.ts", [
-    "--log-format",
-    "json",
-    "--connect",
-    hubWorkerAddr,
-    ...args,
-  ], env);
+  const proc = spawnDeno(
+    "worker.ts",
+    [
+      "--log-format",
+      "json",
+      "--connect",
+      hubWorkerAddr,
+      ...args,
+    ],
+    env,
+    flags,
+  );
   try {
     for (let i = 0; i < slots; i++) {
       const n = i;

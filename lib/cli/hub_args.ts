@@ -97,10 +97,32 @@ Options:
 Durations: 250ms, 30s, 5m. Sizes: 64KiB, 512MiB.`;
 
 /**
+ * The environment variables the hub reads, and the only ones: the compiled
+ * hub is allowed exactly these (`--allow-env=…`, `scripts/compile.ts`).
+ */
+export const HUB_ENV_VARS: readonly string[] = [
+  "POTHEAD_LISTEN",
+  "POTHEAD_WORKER_LISTEN",
+  "PROMETHEUS_PORT",
+  "POTHEAD_WORKER_TOKEN",
+];
+
+/**
+ * The values of {@linkcode HUB_ENV_VARS} (one `Deno.env.get` each, so that
+ * `--allow-env` can name them).
+ * @returns name → value, undefined when unset
+ */
+export function hubEnv(): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const name of HUB_ENV_VARS) env[name] = Deno.env.get(name);
+  return env;
+}
+
+/**
  * Parses the hub's flags.
  *
  * @param args the command-line arguments
- * @param env the environment @default {Deno.env.toObject()}
+ * @param env the environment @default {hubEnv()}
  * @returns the settings
  * @throws {UsageError} naming the bad flag
  *
@@ -113,7 +135,7 @@ Durations: 250ms, 30s, 5m. Sizes: 64KiB, 512MiB.`;
  */
 export function parseHubArgs(
   args: string[],
-  env: Record<string, string | undefined> = Deno.env.toObject(),
+  env: Record<string, string | undefined> = hubEnv(),
 ): HubArgs {
   let v;
   try {
