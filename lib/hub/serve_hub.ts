@@ -268,6 +268,29 @@ export async function serveHub(options: HubOptions = {}): Promise<HubHandle> {
       : null;
     if (legacyListener) cleanup.push(() => legacyListener.close());
 
+    // Requests taken before a drain began. The consumer server is shut down
+    // only once they are done: Deno.serve's shutdown makes request bodies
+    // that are not read yet unreadable, which would fail queued uploads.
+    // Requests that come during the drain get 503 draining at once.
+    let early = 0;
+    let onEarlyDone: (() => void) | null = null;
+    const countEarly = (
+      handler: (req: Request, info: Deno.ServeHandlerInfo) => Promise<Response>,
+    ) =>
+    (req: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
+      if (ctx.draining) return handler(req, info);
+      early++;
+      const done = () => {
+        if (--early === 0) onEarlyDone?.();
+      };
+      info.completed.then(done, done);
+      return handler(req, info);
+    };
+    const earlyDone = () =>
+      early === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => onEarlyDone = resolve);
+
     const consumerServer = Deno.serve({
       ...listen,
       ...(options.tls ?? {}),
@@ -276,7 +299,7 @@ export async function serveHub(options: HubOptions = {}): Promise<HubHandle> {
         log.error("consumer handler failed", { reason: String(err) });
         return new Response("internal error\n", { status: 500 });
       },
-    }, createConsumerHandler(ctx));
+    }, countEarly(createConsumerHandler(ctx)));
     cleanup.push(() => void consumerServer.shutdown());
 
     const metricsServer = metricsListen
@@ -374,7 +397,7 @@ export async function serveHub(options: HubOptions = {}): Promise<HubHandle> {
           timer = setTimeout(() => r(true), drainTimeout);
         });
         const drained = await Promise.race([
-          consumerServer.shutdown().then(() => false),
+          earlyDone().then(() => consumerServer.shutdown()).then(() => false),
           timedOut,
         ]);
         clearTimeout(timer);
