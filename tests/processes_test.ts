@@ -166,3 +166,34 @@ Deno.test("--processes: a command line the children refuse stops the parent with
     killChildren(worker);
   }
 });
+
+/** Whether a pid still runs (a zombie left for a non-reaping init counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("--processes: children drain and exit when the parent dies", async () => {
+  await using hub = await startHub();
+  const worker = await startWorker(
+    hub.workerAddr,
+    ["--processes", "2", "tests/fixtures/cpu_bound_app.ts"],
+    2,
+  );
+  try {
+    const pids = childPids(worker);
+    assert.equal(pids.length, 2);
+    await worker.stop(); // SIGKILL: no chance to forward anything
+    await until(
+      () => pids.every((pid) => !alive(pid)),
+      "orphaned children to exit",
+    );
+  } finally {
+    await worker.stop();
+    killChildren(worker);
+  }
+});
