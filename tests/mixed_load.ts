@@ -185,10 +185,11 @@ export async function send(
     });
   } catch (err) {
     if (signal.aborted) return done("lost", 0, "timeout");
-    const msg = String(err);
+    const cause = err instanceof Error && err.cause ? ` ${err.cause}` : "";
+    const msg = String(err) + cause;
     // Connection refused: the request never reached a hub (restarting).
     if (/refused|os error 111/i.test(msg)) return done("refused", 0, "refused");
-    return done("lost", 0, msg.slice(0, 120));
+    return done("lost", 0, msg.slice(0, 200));
   }
   const code = res.headers.get("pothead-error");
   if (code !== null) {
