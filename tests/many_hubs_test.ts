@@ -13,6 +13,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type HubProc, startHub, startWorker, until } from "./processes.ts";
 import { scrapeMetrics } from "./prom_text.ts";
+import { startInprocHub } from "./inproc_hub.ts";
+import { runWorker } from "../lib/worker/run_worker.ts";
+import { Logger } from "../lib/log/logger.ts";
 
 const APP = "tests/fixtures/many_hubs_app.ts";
 
@@ -215,5 +218,40 @@ Deno.test("requests through both hubs at once run one at a time, each exactly on
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("one name with two addresses: the slot is offered to both hubs behind it", async () => {
+  await using a = await startInprocHub({
+    workerListen: { hostname: "127.0.0.1", port: 0 },
+  });
+  const port = a.hub.addr.worker.port;
+  // The same port on a second loopback address: what a headless Service
+  // with two hubs looks like to a worker.
+  await using b = await startInprocHub({
+    workerListen: { hostname: "127.0.0.2", port },
+  });
+  const ran: string[] = [];
+  const worker = runWorker({
+    app: {
+      fetch: (req, info) => {
+        ran.push(info.requestId);
+        return new Response(`ok ${new URL(req.url).pathname}`);
+      },
+    },
+    connect: [{ hostname: "hubs.example", port }],
+    resolver: () => Promise.resolve(["127.0.0.1", "127.0.0.2"]),
+    workers: 1,
+    logger: new Logger({ sink: () => {} }),
+  });
+  try {
+    for (const hub of [b, a, b]) {
+      const r = await get(`${hub.url}/x`);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.text, "ok /x");
+    }
+    assert.equal(ran.length, 3);
+  } finally {
+    await worker.shutdown();
   }
 });
