@@ -183,12 +183,14 @@ export function outputPath(
 
 /** The part of `deno info --json` this script reads. */
 export interface ModuleGraph {
+  /** Every module: its specifier, and its npm package for `npm:` ones. */
   modules: {
     specifier: string;
     kind?: string;
     npmPackage?: string;
     local?: string;
   }[];
+  /** npm packages by `name@version`, with their dependencies. */
   npmPackages?: Record<
     string,
     { name: string; dependencies: string[]; localPath?: string }

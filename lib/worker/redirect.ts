@@ -93,7 +93,10 @@ export class RedirectStore {
   #entries = new Map<string, Entry>();
   #unsettled = new Set<Promise<DiversionOutcome>>();
 
-  /** @param options base URL, TTL, clock */
+  /**
+   * Creates an empty store.
+   * @param options base URL, TTL, clock
+   */
   constructor(options: RedirectStoreOptions) {
     this.#baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.#ttlMs = options.ttlMs ?? 30_000;
