@@ -11,11 +11,10 @@
  * ```ts
  * import { type PotheadApp, waitForIdleCpu } from "./mod.ts";
  * const gate = waitForIdleCpu(1);
- * const app = {
+ * export default ({
  *   fetch: () => new Response("done\n"),
  *   waitForSlot: (signal) => gate(signal),
- * } satisfies PotheadApp;
- * export default app;
+ * } satisfies PotheadApp);
  * ```
  *
  * @module

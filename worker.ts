@@ -7,10 +7,9 @@
  * @example An app
  * ```ts
  * import type { PotheadApp } from "./worker.ts";
- * const app = {
+ * export default ({
  *   fetch: (req) => new Response(`hello ${new URL(req.url).pathname}\n`),
- * } satisfies PotheadApp;
- * export default app;
+ * } satisfies PotheadApp);
  * ```
  *
  * @module
