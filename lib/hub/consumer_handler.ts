@@ -9,7 +9,11 @@
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log/logger.ts";
 import type { HubMetrics } from "../metrics/hub_metrics.ts";
-import { declaredLength, forwardedHeadProblem } from "./consumer_limits.ts";
+import {
+  declaredLength,
+  forwardedHeadProblem,
+  transferCodingProblem,
+} from "./consumer_limits.ts";
 import { HubError } from "./errors.ts";
 import {
   requestHeadersForWorker,
@@ -148,6 +152,11 @@ export function createConsumerHandler(
     if (tooLarge !== null) {
       body?.cancel();
       return fail(new HubError("headers-too-large", tooLarge));
+    }
+    const coding = transferCodingProblem(req.headers.get("transfer-encoding"));
+    if (coding !== null) {
+      body?.cancel();
+      return fail(new HubError("bad-request", coding));
     }
     const route = match.route;
     const priority = requestPriority(route, req.headers.get(PRIORITY_HEADER));

@@ -84,3 +84,33 @@ export function declaredLength(value: string | null): number | null {
   const n = Number(m[1]);
   return Number.isSafeInteger(n) ? n : null;
 }
+
+/**
+ * Why a request's `Transfer-Encoding` cannot be forwarded, or null. The hub
+ * forwards bodies with `Content-Length` or plain `chunked` framing only:
+ * `Deno.serve` takes `gzip, chunked` and hands on the body with only the
+ * chunked coding removed, so a worker would receive gzip bytes with nothing
+ * saying so (RFC 9112 §6.1: an unknown coding is not to be passed on as
+ * content).
+ *
+ * @param value the field value, or null
+ * @returns a message naming the coding, or null
+ *
+ * @example
+ * ```ts
+ * import { transferCodingProblem } from "./consumer_limits.ts";
+ * if (transferCodingProblem("chunked") !== null) throw new Error();
+ * if (transferCodingProblem("gzip, chunked") === null) throw new Error();
+ * ```
+ */
+export function transferCodingProblem(value: string | null): string | null {
+  if (value === null) return null;
+  const codings = value.split(",").map((c) => c.trim().toLowerCase()).filter(
+    (c) => c !== "",
+  );
+  const others = codings.filter((c) => c !== "chunked");
+  if (others.length === 0) return null;
+  return `transfer coding '${
+    others.join(", ")
+  }' is not supported: send the body with Content-Length or Transfer-Encoding: chunked only`;
+}
