@@ -2,7 +2,9 @@
  * The hubs a worker serves: every `--connect HOST:PORT`, each name resolved
  * to all its addresses and re-resolved every few seconds, so that hubs added
  * behind a name (a headless Kubernetes Service, round-robin DNS) get
- * connections. Slots pick the address with the fewest connections.
+ * connections. Every slot keeps a connection to every address
+ * (`hub_slot.ts`, issue 7); {@linkcode HubAddresses.acquire} still picks the
+ * address with the fewest connections for callers that want one.
  *
  * @module
  */
