@@ -26,7 +26,9 @@ export interface HubAddress {
 export type Resolver = (name: string) => Promise<string[]>;
 
 /** The system resolver (`/etc/hosts`, then DNS), every address of a name. */
-export const systemResolver: Resolver = async (name) => {
+export const systemResolver: Resolver = async (
+  name: string,
+): Promise<string[]> => {
   const all = await lookup(name, { all: true });
   return all.map((a) => a.address);
 };
@@ -52,6 +54,7 @@ export class HubAddresses {
   #failures = new Map<string, string>();
 
   /**
+   * Makes the list; {@linkcode HubAddresses.refresh} resolves it.
    * @param targets the `--connect` values
    * @param resolve the resolver @default {systemResolver}
    */
