@@ -34,7 +34,10 @@ export class Backoff {
   #random: () => number;
   #attempt = 0;
 
-  /** @param options base, cap and randomness */
+  /**
+   * Starts at the first attempt.
+   * @param options base, cap and randomness
+   */
   constructor(options: BackoffOptions = {}) {
     this.#base = options.baseMs ?? 100;
     this.#cap = options.capMs ?? 5000;

@@ -19,6 +19,9 @@
 import { Backoff } from "./backoff.ts";
 import { type HubAddress, keyOf } from "./hub_addresses.ts";
 
+export type { Backoff } from "./backoff.ts";
+export type { HubAddress } from "./hub_addresses.ts";
+
 /** One connection of a slot: to one hub address. */
 export interface SlotLeg {
   /** The slot's number. */
