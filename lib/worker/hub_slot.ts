@@ -228,7 +228,8 @@ export class HubSlot {
       }
     }
     for (const [key, addr] of current) {
-      if (this.#legs.has(key)) continue;
+      // An address back before its retired leg ended gets a new leg.
+      if (this.#legs.get(key)?.retired === false) continue;
       const leg = new Leg(
         this.#options.index,
         this.#options.name,
