@@ -5,8 +5,9 @@
  * clock. A gate built on it only says whether there is room.
  *
  * Nothing polls in a loop: the callers are re-checked when a sample is
- * taken, when a job is done or changes its reservation, and when the ramp
- * delay ends. When nobody waits, no timer is left on the clock.
+ * taken, when a job's request arrives, when a job is done or changes its
+ * reservation, and when the ramp delay ends. When nobody waits, no timer is
+ * left on the clock.
  *
  * @module
  */
@@ -20,6 +21,10 @@ export interface AdmittedJob {
   readonly admittedAt: number;
   /** When its request arrived (`ticket.requestReceived`), or `undefined` before. */
   receivedAt: number | undefined;
+  /** When `ticket.resetReservation` was first called, or `undefined` before. */
+  resetAt: number | undefined;
+  /** When it was done, or `undefined` while it runs. */
+  endedAt: number | undefined;
   /** The gate-specific amount this job reserves (CPUs, bytes, …). */
   reserved: number;
 }
@@ -51,6 +56,22 @@ export interface AdmissionOptions {
    * @default {0}
    */
   rampDelay?: number;
+  /**
+   * Whether a job that takes the place of one done within the last
+   * `rampDelay` is admitted without waiting for the ramp (it still needs
+   * room). The ramp then spaces only the admissions that raise concurrency,
+   * so short jobs are replaced as fast as they end, as with fixed slots.
+   *
+   * @default {false}
+   */
+  refillWithoutRamp?: boolean;
+  /**
+   * Told of each job when it is done (with `endedAt` set), before the
+   * callers are re-checked: for gates that account for recent jobs.
+   *
+   * @default {undefined}
+   */
+  onDone?: (job: AdmittedJob) => void;
   /**
    * Milliseconds between calls of `sample` while callers wait; 0 takes no samples.
    *
@@ -121,10 +142,15 @@ export function admissionGate(options: AdmissionOptions = {}): Gate {
   const sample = options.sample;
   const reservation = options.reservation ?? 0;
   const resettable = options.resettable ?? false;
+  const refillWithoutRamp = options.refillWithoutRamp ?? false;
+  const onDone = options.onDone;
 
   const jobs = new Set<AdmittedJob>();
   const waiters: Waiter[] = [];
-  let lastAdmittedAt = -Infinity;
+  /** When jobs were done, oldest first, not yet replaced (`refillWithoutRamp`). */
+  const vacancies: number[] = [];
+  /** The last admission the ramp applied to. */
+  let lastGrowthAt = -Infinity;
   let lastSampledAt: number | undefined;
   let sampleTimer: TimerHandle | undefined;
   let rampTimer: TimerHandle | undefined;
@@ -146,33 +172,46 @@ export function admissionGate(options: AdmissionOptions = {}): Gate {
     check();
   };
 
-  const admit = (waiter: Waiter, now: number) => {
+  const admit = (waiter: Waiter, now: number, refill: boolean) => {
     waiter.signal.removeEventListener("abort", waiter.onAbort);
     const job: AdmittedJob = {
       admittedAt: now,
       receivedAt: undefined,
+      resetAt: undefined,
+      endedAt: undefined,
       reserved: reservation,
     };
     jobs.add(job);
-    lastAdmittedAt = now;
+    if (refill) vacancies.shift();
+    else lastGrowthAt = now;
     clearRamp();
     let finished = false;
     const ticket: SlotTicket = {
       requestReceived() {
         if (!finished && job.receivedAt === undefined) {
           job.receivedAt = clock.now();
+          if (waiters.length > 0) check();
         }
       },
       done() {
         if (finished) return;
         finished = true;
+        const at = clock.now();
+        job.endedAt = at;
         jobs.delete(job);
+        if (refillWithoutRamp) vacancies.push(at);
+        try {
+          onDone?.(job);
+        } catch {
+          // Bookkeeping must not break the caller's done().
+        }
         check();
       },
     };
     if (resettable) {
       ticket.resetReservation = (n: number) => {
         if (finished) return;
+        job.resetAt ??= clock.now();
         job.reserved = n > 0 ? n : 0; // NaN and negatives release it all
         check();
       };
@@ -182,11 +221,16 @@ export function admissionGate(options: AdmissionOptions = {}): Gate {
 
   const check = () => {
     const now = clock.now();
+    // A vacancy older than the ramp delay is no longer a refill.
+    while (vacancies.length > 0 && vacancies[0] + rampDelay <= now) {
+      vacancies.shift();
+    }
     while (waiters.length > 0) {
+      const refill = vacancies.length > 0;
       if (jobs.size > 0) {
         if (jobs.size >= maxConcurrent()) break;
-        const rampLeft = lastAdmittedAt + rampDelay - now;
-        if (rampLeft > 0) {
+        const rampLeft = lastGrowthAt + rampDelay - now;
+        if (!refill && rampLeft > 0) {
           rampTimer ??= clock.setTimeout(() => {
             rampTimer = undefined;
             check();
@@ -195,7 +239,7 @@ export function admissionGate(options: AdmissionOptions = {}): Gate {
         }
         if (!hasRoom(jobs, now)) break;
       }
-      admit(waiters.shift()!, now);
+      admit(waiters.shift()!, now, refill);
     }
     if (waiters.length === 0) {
       clearRamp();

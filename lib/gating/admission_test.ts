@@ -122,18 +122,85 @@ Deno.test("admissionGate passes running jobs with their reservations to hasRoom"
   a.ticket!.requestReceived?.(new Request("http://x.test/"));
   a.ticket!.requestReceived?.(new Request("http://x.test/"));
   const b = ask(gate);
-  assert.deepEqual(seen, [{ admittedAt: 100, receivedAt: 105, reserved: 2 }]);
+  assert.deepEqual(seen, [{
+    admittedAt: 100,
+    receivedAt: 105,
+    resetAt: undefined,
+    endedAt: undefined,
+    reserved: 2,
+  }]);
+  clock.advance(5);
   a.ticket!.resetReservation?.(-3);
   assert.equal(seen[0].reserved, 0);
+  assert.equal(seen[0].resetAt, 110);
+  clock.advance(5);
   a.ticket!.resetReservation?.(0.5);
   assert.equal(seen[0].reserved, 0.5);
+  assert.equal(seen[0].resetAt, 110, "the first reset");
+  const job = seen[0];
   a.ticket!.done?.();
+  assert.equal(job.endedAt, 115);
   await settle();
   assert.ok(admitted(b));
   b.ticket!.done?.();
   assert.equal(b.ticket!.resetReservation !== undefined, true);
   const plain = await admissionGate()(new AbortController().signal);
   assert.equal(plain.resetReservation, undefined);
+});
+
+Deno.test("admissionGate re-checks when a request arrives", async () => {
+  let room = false;
+  const gate = admissionGate({
+    hasRoom: (jobs) =>
+      room && [...jobs].every((j) => j.receivedAt !== undefined),
+  });
+  const a = ask(gate);
+  await settle();
+  room = true;
+  const b = ask(gate);
+  await settle();
+  assert.equal(admitted(b), false, "a not running yet");
+  a.ticket!.requestReceived?.(new Request("http://x.test/"));
+  await settle();
+  assert.ok(admitted(b));
+  a.ticket!.done?.();
+  b.ticket!.done?.();
+});
+
+Deno.test("admissionGate refillWithoutRamp: a job done lets one waiter skip the ramp; onDone sees it first", async () => {
+  for (const refillWithoutRamp of [false, true]) {
+    const clock = new ManualClock();
+    const log: string[] = [];
+    const gate = admissionGate({
+      clock,
+      rampDelay: 1000,
+      refillWithoutRamp,
+      onDone: (job) => log.push(`done ${job.admittedAt}-${job.endedAt}`),
+    });
+    const a = ask(gate);
+    const b = ask(gate);
+    await settle();
+    clock.advance(1000);
+    await settle();
+    assert.ok(admitted(b));
+    const c = ask(gate);
+    const d = ask(gate);
+    clock.advance(100);
+    a.ticket!.done?.();
+    await settle();
+    assert.deepEqual(log, ["done 0-1100"]);
+    assert.equal(admitted(c), refillWithoutRamp, "c replaces a");
+    assert.equal(admitted(d), false);
+    clock.advance(900);
+    await settle();
+    assert.ok(admitted(c));
+    assert.equal(admitted(d), refillWithoutRamp, "ramp from b (or c)");
+    clock.advance(1000);
+    await settle();
+    assert.ok(admitted(d));
+    for (const p of [b, c, d]) p.ticket!.done?.();
+    assert.equal(clock.pending, 0);
+  }
 });
 
 Deno.test("admissionGate rejects negative timings", () => {
