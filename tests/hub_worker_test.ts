@@ -407,3 +407,30 @@ async function freePorts(n: number): Promise<number[]> {
   for (const l of listeners) l.close();
   return await Promise.resolve(ports);
 }
+
+Deno.test("an app error is one log line naming the error, and the job line says app-error", async () => {
+  await using hub = await startHub();
+  const app = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(
+    app,
+    `export default () => { throw new RangeError("bad frame size"); };`,
+  );
+  try {
+    await using w = await startWorker(hub.workerAddr, [app]);
+    const res = await fetch(`${hub.url}/x`);
+    assert.equal(res.status, 500);
+    await res.body?.cancel();
+    const failed = await w.waitFor((l) => l.msg === "app failed");
+    assert.equal(failed.reason, "RangeError: bad frame size");
+    assert.match(String(failed.where), /^at /);
+    const job = await w.waitFor((l) => l.msg === "job");
+    assert.equal(job.status, 500);
+    assert.equal(job.error, "app-error");
+    // Every line the worker wrote is one JSON object: no stack trace lines.
+    for (const line of w.lines) {
+      assert.doesNotThrow(() => JSON.parse(line), line);
+    }
+  } finally {
+    await Deno.remove(app);
+  }
+});

@@ -228,6 +228,23 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
           ticket !== null || stop.signal.aborted || (leg?.retired ?? false),
         divert: redirect ?? undefined,
         claim: leg ? () => leg.claim() : undefined,
+        onAppError: (err, method, target) => {
+          // One line per event: the message and where it was thrown, not
+          // the whole stack.
+          const where = err instanceof Error
+            ? err.stack?.split("\n").find((l) => l.trim().startsWith("at "))
+              ?.trim()
+            : undefined;
+          log.error("app failed", {
+            slot: slot.name,
+            method,
+            path: target,
+            reason: err instanceof Error
+              ? `${err.name}: ${err.message}`
+              : String(err),
+            where,
+          });
+        },
         onIdle: () => {
           slot.idle = true;
         },

@@ -94,6 +94,13 @@ export interface ServeOptions {
    * request again. @default {undefined} (every job is taken)
    */
   claim?(): boolean;
+  /**
+   * The app threw (or returned something that is not a `Response`) on a job
+   * that was not aborted; the job is answered with 500 and the slot lives
+   * on. @default {undefined} (the error is dropped; the job line says
+   * `error=app-error`)
+   */
+  onAppError?(err: unknown, method: string, target: string): void;
 }
 
 const encoder = new TextEncoder();
@@ -320,11 +327,7 @@ export async function serveConnection(
     } catch (err) {
       error = abort.signal.aborted ? "aborted" : "app-error";
       if (!abort.signal.aborted) {
-        console.error(
-          `pothead-worker: the app failed on ${head.method} ${head.target}: ${
-            err instanceof Error ? err.stack ?? err.message : err
-          }`,
-        );
+        options.onAppError?.(err, head.method, head.target);
       }
       res = new Response("internal error in the worker's app\n", {
         status: 500,
