@@ -322,11 +322,14 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   })();
 
   const progress = setInterval(() => {
+    sampleRss();
     const t = tally(outcomes);
     say(
       `${Math.round((Date.now() - started) / 1000)} s: sent ${t.sent}, ok ${
         t.byKind.ok ?? 0
-      }, violations ${t.violations.length}`,
+      }, violations ${t.violations.length}, hub rss ${
+        Math.round(rss.end / 1048576)
+      } MiB`,
     );
   }, 30_000);
   await Promise.all(consumers);
