@@ -204,10 +204,12 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     "10s",
   ];
   const hubLogs: string[] = [];
+  const all: Child[] = [];
   const startHub = async () => {
     const log = `${dir}/hub-${hubLogs.length}.log`;
     hubLogs.push(log);
     const hub = spawn(`${REPO}hub.ts`, hubArgs, log);
+    all.push(hub);
     const up = await until(
       async () => (await fetch(`${metricsUrl}/healthz`)).ok,
       60_000,
@@ -235,8 +237,17 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       `${dir}/worker-${i}.log`,
       { POTHEAD_TEST_RECORD: record },
     );
+    all.push(workers[i]!);
   };
 
+  // Children never outlive the soak, even when it is interrupted.
+  const onSignal = () => {
+    for (const c of all) kill(c, "SIGKILL");
+    Deno.exit(130);
+  };
+  for (const s of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(s, onSignal);
+  }
   let hub = await startHub();
   const hubPids = [hub.proc.pid];
   for (let i = 0; i < workerCount; i++) startWorker(i);
@@ -277,7 +288,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     while (Date.now() < endAt) {
       const spec = nextRequest(`soak${seed}`, n++, random);
       const o = await send(url, spec, boundMs);
-      outcomes.push(o);
+      // Keep what the checks need, not the request body.
+      outcomes.push({ ...o, spec: { ...spec, body: null } });
       // Back off as a client would (Retry-After) when the hub is away or
       // draining, instead of spinning.
       if (
@@ -289,11 +301,15 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   // Kill and restart workers at random; restart the hub once, half-way.
   const chaosLoop = (async () => {
     let hubRestarted = false;
+    const restartAt = started + durationMs / 2;
+    const nextKill = () => Date.now() + killEvery / 2 + chaos() * killEvery;
+    let killAt = nextKill();
     while (Date.now() < endAt) {
-      await sleep(killEvery / 2 + chaos() * killEvery);
+      const wakeAt = Math.min(endAt, killAt, hubRestarted ? endAt : restartAt);
+      await sleep(Math.max(0, wakeAt - Date.now()));
       if (Date.now() >= endAt) break;
       sampleRss();
-      if (!hubRestarted && Date.now() - started >= durationMs / 2) {
+      if (!hubRestarted && Date.now() >= restartAt) {
         hubRestarted = true;
         say("restarting the hub (SIGTERM, drain, new process)");
         await stop(hub, 20_000);
@@ -303,6 +319,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         say("hub back");
         continue;
       }
+      if (Date.now() < killAt) continue;
+      killAt = nextKill();
       const i = Math.floor(chaos() * workerCount);
       const w = workers[i];
       if (!w || w.exited) continue;
@@ -340,6 +358,9 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   // Stop everything; the logs are complete once the processes are gone.
   for (const w of workers) if (w) await stop(w, 15_000);
   await stop(hub, 20_000);
+  for (const s of ["SIGINT", "SIGTERM"] as const) {
+    Deno.removeSignalListener(s, onSignal);
+  }
 
   const t = tally(outcomes);
   const logged = new Map<string, number>();

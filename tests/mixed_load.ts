@@ -51,6 +51,8 @@ export interface Outcome {
   error: string | null;
   /** Milliseconds from send to end. */
   ms: number;
+  /** Bytes of the request body (the spec's body may be dropped to save memory). */
+  bodyLength: number;
 }
 
 /** The `Pothead-Error` codes of DESIGN.md, "What a consumer sees". */
@@ -174,7 +176,14 @@ export async function send(
     kind: OutcomeKind,
     status: number,
     error: string | null,
-  ): Outcome => ({ spec, kind, status, error, ms: performance.now() - start });
+  ): Outcome => ({
+    spec,
+    kind,
+    status,
+    error,
+    ms: performance.now() - start,
+    bodyLength: spec.body?.length ?? 0,
+  });
   let res: Response;
   try {
     res = await fetch(`${baseUrl}${spec.path}`, {
@@ -290,11 +299,9 @@ export function redispatchBreaches(
     if (n > 2) out.push(`${o.spec.id} ran ${n} times`);
     else if (!redispatched.has(o.spec.id)) {
       out.push(`${o.spec.id} ran twice without a re-dispatch`);
-    } else if ((o.spec.body?.length ?? 0) > 64 * 1024) {
+    } else if (o.bodyLength > 64 * 1024) {
       out.push(
-        `${o.spec.id} ran twice with a ${
-          o.spec.body!.length
-        }-byte body (beyond the replay buffer)`,
+        `${o.spec.id} ran twice with a ${o.bodyLength}-byte body (beyond the replay buffer)`,
       );
     }
   }
