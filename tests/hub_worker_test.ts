@@ -434,3 +434,25 @@ Deno.test("an app error is one log line naming the error, and the job line says 
     await Deno.remove(app);
   }
 });
+
+Deno.test("a slow uploader of a small body never holds a worker", async () => {
+  await using hub = await startHub();
+  await using w = await startWorker(hub.workerAddr, [APP]);
+  const port = Number(new URL(hub.url).port);
+  const slow = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    // Declares 1000 bytes, sends 10, then stalls.
+    await slow.write(new TextEncoder().encode(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789",
+    ));
+    const res = await fetch(`${hub.url}/sleep?ms=1`);
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    assert.ok(
+      !w.lines.some((l) => l.includes('"path":"/echo"')),
+      "the stalled upload reached the worker",
+    );
+  } finally {
+    slow.close();
+  }
+});

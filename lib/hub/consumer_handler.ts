@@ -21,7 +21,7 @@ import {
   responseHeadersForConsumer,
 } from "./forward_headers.ts";
 import type { Acquired, Pool } from "./pool.ts";
-import { RequestBody } from "./request_body.ts";
+import { RequestBody, SMALL_BODY_BYTES } from "./request_body.ts";
 import {
   fairnessKeyOf,
   PRIORITY_HEADER,
@@ -157,6 +157,16 @@ export function createConsumerHandler(
     if (coding !== null) {
       body?.cancel();
       return fail(new HubError("bad-request", coding));
+    }
+    if (body && length !== null && length <= SMALL_BODY_BYTES) {
+      // Read a small body before queueing: a slow uploader then holds only
+      // its own request, never a worker waiting for the rest of its body.
+      try {
+        await body.readSmall(SMALL_BODY_BYTES);
+      } catch (err) {
+        if (err instanceof HubError) return fail(err);
+        return gone();
+      }
     }
     const route = match.route;
     const priority = requestPriority(route, req.headers.get(PRIORITY_HEADER));

@@ -13,6 +13,13 @@ import { HubError } from "./errors.ts";
 /** Bytes of a body kept for a possible re-dispatch. */
 export const REPLAY_BUFFER_BYTES = 64 * 1024;
 
+/**
+ * Bodies of a declared length up to this size are read whole before the
+ * request is queued (as nginx buffers request bodies), so a slow uploader
+ * never holds a worker, and are sent with the head in one write.
+ */
+export const SMALL_BODY_BYTES = 64 * 1024;
+
 /** Size of the reused buffer a body of known length is read into. */
 const BYOB_READ_BYTES = 64 * 1024;
 
@@ -38,6 +45,7 @@ export class RequestBody {
   #buf: Uint8Array<ArrayBuffer> | null = null;
   #stream: ReadableStream<Uint8Array>;
   #kept: Uint8Array[] = [];
+  #whole: Uint8Array | null = null;
   #read = 0;
   #ended = false;
   #maxBytes: number;
@@ -103,18 +111,23 @@ export class RequestBody {
    * @returns the bytes, or null when the body is larger or of unknown length
    */
   async readSmall(limit: number): Promise<Uint8Array | null> {
+    if (this.#whole) return this.#whole;
     if (this.length === null || this.length > limit || this.#read > 0) {
       return null;
     }
     const parts: Uint8Array[] = [];
     for await (const c of this.chunks()) parts.push(c.slice());
-    if (parts.length === 1) return parts[0];
-    const out = new Uint8Array(this.#read);
-    let off = 0;
-    for (const p of parts) {
-      out.set(p, off);
-      off += p.length;
+    let out = parts[0] ?? new Uint8Array(0);
+    if (parts.length > 1) {
+      out = new Uint8Array(this.#read);
+      let off = 0;
+      for (const p of parts) {
+        out.set(p, off);
+        off += p.length;
+      }
     }
+    // Kept whole: a re-dispatch sends it again in one write.
+    this.#whole = out;
     return out;
   }
 

@@ -29,7 +29,7 @@ import {
 } from "../net/conn_reader.ts";
 import type { ByteConn } from "../net/byte_conn.ts";
 import { HubError } from "./errors.ts";
-import type { RequestBody } from "./request_body.ts";
+import { type RequestBody, SMALL_BODY_BYTES } from "./request_body.ts";
 
 /** A request as the hub sends it to a worker. */
 export interface OutgoingRequest {
@@ -150,9 +150,6 @@ export type WorkerCloseCode =
 const PROBE = new TextEncoder().encode(
   "OPTIONS * HTTP/1.1\r\nHost: pothead\r\n\r\n",
 );
-
-/** Largest request body the hub sends in the same write as the head. */
-const SMALL_BODY = 64 * 1024;
 
 /**
  * A larger body waits for the worker's `100 Continue` (RFC 9110 §10.1.1), so
@@ -396,7 +393,7 @@ export class WorkerConn {
     let small: Uint8Array | null = null;
     let expectContinue = false;
     if (body) {
-      small = await body.readSmall(SMALL_BODY);
+      small = await body.readSmall(SMALL_BODY_BYTES);
       if (small || body.length !== null) {
         headers.push(["content-length", String(small?.length ?? body.length)]);
       } else {
