@@ -268,11 +268,21 @@ export async function runTail(o: TailOptions): Promise<TailResult> {
         ? "ideal FIFO, zero overhead"
         : "ideal FIFO, real service time")
       : r.name;
+  // simulations dashed; nginx dotted (its round robin lies on HAProxy's);
+  // pothead on top and thicker
   const series: Series[] = rows.map((r, i) => ({
     name: short(r, i),
     sortedMs: r.sortedMs,
     dashed: r.simulated,
+    dash: r.simulated && i === 1
+      ? "3 3"
+      : r.name.startsWith("nginx")
+      ? "2 2"
+      : undefined,
+    width: r.name === "pothead" ? 3 : 2,
+    onTop: r.name === "pothead",
   }));
+
   const svg = latencyChart(series, {
     title: `pothead tail latency: ${mix}, ${
       Math.round(o.load * 100)

@@ -14,6 +14,12 @@ export interface Series {
   sortedMs: ArrayLike<number>;
   /** Dashed line (used for simulations). */
   dashed?: boolean;
+  /** A stroke-dasharray of its own (overrides `dashed`). */
+  dash?: string;
+  /** Line width (default 2). */
+  width?: number;
+  /** Drawn after the others, so it stays visible where curves overlap. */
+  onTop?: boolean;
 }
 
 /** Chart options. */
@@ -149,26 +155,31 @@ export function latencyChart(series: Series[], opts: ChartOptions): string {
       m.t + ph / 2
     }) rotate(-90)" text-anchor="middle">latency, ms (log scale)</text>`,
   );
+  const style = (s: Series) => {
+    const dash = s.dash ?? (s.dashed ? "6 4" : undefined);
+    return ` stroke-width="${s.width ?? 2}"${
+      dash ? ` stroke-dasharray="${dash}"` : ""
+    }`;
+  };
+  const legend: string[] = [];
+  const lines: string[] = [], top: string[] = [];
   live.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
     const pts = ps.map((p) => `${f(lx(p))},${f(ly(percentile(s.sortedMs, p)))}`)
       .join(" ");
-    out.push(
-      `<polyline fill="none" stroke="${color}" stroke-width="2"${
-        s.dashed ? ' stroke-dasharray="6 4"' : ""
-      } points="${pts}"/>`,
+    lines.push(
+      `<polyline fill="none" stroke="${color}"${style(s)} points="${pts}"/>`,
     );
     const y = m.t + 10 + i * 20;
     const x = m.l + pw + 14;
-    out.push(
-      `<line x1="${x}" y1="${y}" x2="${
-        x + 24
-      }" y2="${y}" stroke="${color}" stroke-width="2"${
-        s.dashed ? ' stroke-dasharray="6 4"' : ""
+    legend.push(
+      `<line x1="${x}" y1="${y}" x2="${x + 24}" y2="${y}" stroke="${color}"${
+        style(s)
       }/>`,
     );
-    out.push(`<text x="${x + 30}" y="${y + 4}">${xmlEscape(s.name)}</text>`);
+    legend.push(`<text x="${x + 30}" y="${y + 4}">${xmlEscape(s.name)}</text>`);
   });
+  out.push(...lines, ...top, ...legend);
   out.push(`</svg>`);
   return out.join("\n") + "\n";
 }
