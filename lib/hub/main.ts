@@ -6,6 +6,7 @@
  * @module
  */
 
+import { readFlagFile } from "../cli/read_flag_file.ts";
 import { HUB_USAGE, parseHubArgs } from "../cli/hub_args.ts";
 import { formatHostPort } from "../cli/address.ts";
 import { UsageError } from "../cli/usage_error.ts";
@@ -18,18 +19,6 @@ import { Logger } from "../log/logger.ts";
 import { serveHub } from "./serve_hub.ts";
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
-
-async function readText(flag: string, path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (err) {
-    throw new UsageError(
-      `${flag}: cannot read '${path}': ${
-        err instanceof Error ? err.message : err
-      }`,
-    );
-  }
-}
 
 /**
  * Runs the hub until SIGTERM or SIGINT has drained it.
@@ -47,7 +36,7 @@ export async function hubMain(args: string[]): Promise<number> {
     }
     log = new Logger({ format: a.logFormat });
     const token = a.workerTokenFile !== null
-      ? (await readText("--worker-token-file", a.workerTokenFile)).trim()
+      ? (await readFlagFile("--worker-token-file", a.workerTokenFile)).trim()
       : a.workerTokenEnv;
     if (token === "") {
       throw new UsageError("--worker-token-file: the file is empty");
@@ -81,18 +70,18 @@ export async function hubMain(args: string[]): Promise<number> {
     }
     const tls = a.tlsCert && a.tlsKey
       ? {
-        cert: await readText("--tls-cert", a.tlsCert),
-        key: await readText("--tls-key", a.tlsKey),
+        cert: await readFlagFile("--tls-cert", a.tlsCert),
+        key: await readFlagFile("--tls-key", a.tlsKey),
       }
       : null;
     const workerTls = a.workerTlsCert && a.workerTlsKey
       ? {
-        cert: await readText("--worker-tls-cert", a.workerTlsCert),
-        key: await readText("--worker-tls-key", a.workerTlsKey),
+        cert: await readFlagFile("--worker-tls-cert", a.workerTlsCert),
+        key: await readFlagFile("--worker-tls-key", a.workerTlsKey),
       }
       : null;
     const workerClientCa = a.workerClientCa !== null
-      ? await readText("--worker-client-ca", a.workerClientCa)
+      ? await readFlagFile("--worker-client-ca", a.workerClientCa)
       : null;
     const configFile = a.config;
     hub = await serveHub({

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { readFlagFile } from "../cli/read_flag_file.ts";
 import {
   parseWorkerArgs,
   WORKER_USAGE,
@@ -31,18 +32,6 @@ import {
 } from "./processes.ts";
 import { type RedirectServer, serveRedirects } from "./redirect.ts";
 import { runWorker } from "./run_worker.ts";
-
-async function readText(flag: string, path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (err) {
-    throw new UsageError(
-      `${flag}: cannot read '${path}': ${
-        err instanceof Error ? err.message : err
-      }`,
-    );
-  }
-}
 
 /**
  * The gate of `--poll-jobs`: the app's own `waitForSlot`, else the built-in
@@ -184,14 +173,16 @@ async function workerProcessMain(
   index: number | null,
 ): Promise<number> {
   const token = a.tokenFile !== null
-    ? (await readText("--token-file", a.tokenFile)).trim()
+    ? (await readFlagFile("--token-file", a.tokenFile)).trim()
     : a.tokenEnv;
   let tls: DialTls | null = null;
   if (a.tls) {
     tls = {
-      caCerts: a.caFile ? [await readText("--ca-file", a.caFile)] : undefined,
-      cert: a.cert ? await readText("--cert", a.cert) : undefined,
-      key: a.key ? await readText("--key", a.key) : undefined,
+      caCerts: a.caFile
+        ? [await readFlagFile("--ca-file", a.caFile)]
+        : undefined,
+      cert: a.cert ? await readFlagFile("--cert", a.cert) : undefined,
+      key: a.key ? await readFlagFile("--key", a.key) : undefined,
     };
   }
   const app = await appOf(a.app);

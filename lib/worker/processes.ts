@@ -19,6 +19,7 @@
  * @module
  */
 
+import { abortableSleep } from "./abortable_sleep.ts";
 import type { Gate } from "../gating/types.ts";
 import { Logger } from "../log/logger.ts";
 import { Backoff } from "./backoff.ts";
@@ -294,18 +295,7 @@ export async function runProcesses(
 
   await options.metrics?.beforeStart?.();
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const onAbort = () => {
-        clearTimeout(t);
-        resolve();
-      };
-      const t = setTimeout(() => {
-        stop.signal.removeEventListener("abort", onAbort);
-        resolve();
-      }, ms);
-      stop.signal.addEventListener("abort", onAbort, { once: true });
-    });
+  const sleep = (ms: number) => abortableSleep(ms, stop.signal);
 
   const keepRunning = async (index: number) => {
     const backoff = new Backoff({

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { abortableSleep } from "./abortable_sleep.ts";
 import type { HostPort } from "../cli/address.ts";
 import type { Gate, SlotTicket } from "../gating/types.ts";
 import { Logger } from "../log/logger.ts";
@@ -156,18 +157,7 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
   };
   const resolveTimer = setInterval(refresh, options.resolveIntervalMs ?? 5000);
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const onAbort = () => {
-        clearTimeout(t);
-        resolve();
-      };
-      const t = setTimeout(() => {
-        stop.signal.removeEventListener("abort", onAbort);
-        resolve();
-      }, ms);
-      stop.signal.addEventListener("abort", onAbort, { once: true });
-    });
+  const sleep = (ms: number) => abortableSleep(ms, stop.signal);
 
   const newDialState = (): DialState => ({
     backoff: new Backoff({ capMs: options.backoffCapMs ?? 5000 }),
