@@ -11,6 +11,7 @@
  * @module
  */
 
+import { procMemory } from "./proc_memory.ts";
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({
@@ -31,16 +32,6 @@ if (!(total > 0) || !(batch > 0)) {
 }
 
 const root = new URL("../", import.meta.url).pathname;
-
-/** Reads VmRSS and VmHWM of a process, in KiB. */
-export async function memoryOf(
-  pid: number,
-): Promise<{ rss: number; hwm: number }> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const kb = (name: string) =>
-    Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? NaN);
-  return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
-}
 
 const hub = new Deno.Command(Deno.execPath(), {
   args: [
@@ -84,7 +75,7 @@ try {
   if (!workerPort) throw new Error("the hub did not say where it listens");
 
   await new Promise((r) => setTimeout(r, 500));
-  const before = await memoryOf(hub.pid);
+  const before = await procMemory(hub.pid);
   const handshake = (i: number) =>
     new TextEncoder().encode(
       `GET /.well-known/pothead/v1/ptth HTTP/1.1\r\nHost: hub\r\nUpgrade: ptth\r\nConnection: Upgrade\r\nPothead-Pool: default\r\nPothead-Worker: idle/${i}\r\n\r\n`,
@@ -120,16 +111,16 @@ try {
   }
   const connectMs = performance.now() - t0;
   await new Promise((r) => setTimeout(r, 2000));
-  const after = await memoryOf(hub.pid);
-  const perConn = ((after.rss - before.rss) * 1024) / total;
+  const after = await procMemory(hub.pid);
+  const perConn = (after.rss - before.rss) / total;
   console.log(
     `| connections | hub V8 flags | hub RSS before | hub RSS after | per connection | connect time |`,
   );
   console.log(`|---:|---|---:|---:|---:|---:|`);
   console.log(
     `| ${total} | ${values["v8-flags"] || "(default)"} | ${
-      (before.rss / 1024).toFixed(1)
-    } MiB | ${(after.rss / 1024).toFixed(1)} MiB | ${
+      (before.rss / 1024 / 1024).toFixed(1)
+    } MiB | ${(after.rss / 1024 / 1024).toFixed(1)} MiB | ${
       (perConn / 1024).toFixed(2)
     } KiB | ${(connectMs / 1000).toFixed(1)} s |`,
   );

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { procMemory } from "./proc_memory.ts";
 import { parseArgs } from "node:util";
 import { parseSize } from "../lib/cli/units.ts";
 
@@ -25,13 +26,6 @@ const { values } = parseArgs({
 const size = parseSize(values.size!);
 const slowSeconds = Number(values["slow-seconds"]);
 const root = new URL("../", import.meta.url).pathname;
-
-async function status(pid: number): Promise<{ rss: number; hwm: number }> {
-  const text = await Deno.readTextFile(`/proc/${pid}/status`);
-  const kb = (n: string) =>
-    Number(new RegExp(`^${n}:\\s+(\\d+)`, "m").exec(text)?.[1]) * 1024;
-  return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
-}
 
 function spawn(args: string[], env: Record<string, string> = {}) {
   return new Deno.Command(Deno.execPath(), {
@@ -109,7 +103,7 @@ try {
   ]);
   worker.push(w);
   await waitLine(w, /worker connected[\s\S]*worker connected/);
-  const base = await status(hub.pid);
+  const base = await procMemory(hub.pid);
 
   const down = await curl([
     "-o",
@@ -121,7 +115,7 @@ try {
   if (Number(down.out) !== size) {
     throw new Error(`downloaded ${down.out} of ${size} bytes`);
   }
-  const afterDown = await status(hub.pid);
+  const afterDown = await procMemory(hub.pid);
 
   // Uploads: one with Content-Length (curl reads a file), one chunked (curl
   // reads a pipe, so the length is unknown).
@@ -140,7 +134,7 @@ try {
     if (got !== size) {
       throw new Error(`the worker received ${got} of ${size} bytes`);
     }
-    return { seconds, mem: await status(hub.pid) };
+    return { seconds, mem: await procMemory(hub.pid) };
   };
   let upCl, upChunked;
   try {
@@ -174,7 +168,7 @@ try {
   const samples: number[] = [];
   for (let i = 0; i < slowSeconds; i++) {
     await new Promise((r) => setTimeout(r, 1000));
-    samples.push((await status(hub.pid)).rss);
+    samples.push((await procMemory(hub.pid)).rss);
   }
   await slow.status;
 
