@@ -656,7 +656,17 @@ class Demo {
     say(`  ${bold("open")}     ${this.#consumer}/`);
     const curl = `curl -o m.png '${this.#consumer}/render?${example}'`;
     say(`  ${bold("curl")}     ${curl}`);
+    say(
+      `  ${
+        bold("status")
+      }   ${this.#metrics}/   (live queue, workers and waits)`,
+    );
     say(`  ${bold("metrics")}  ${this.#metrics}/metrics`);
+    say(
+      `  ${
+        bold("burst")
+      }    deno task demo --burst 20   (20 mixed renders, a table of who served what)`,
+    );
     say();
     say(`  Ctrl-C to stop`);
     say();
