@@ -26,6 +26,7 @@ import {
 /** The JSON metadata `deno compile` writes into the binary (Deno 2.x). */
 interface Metadata {
   entrypoint_key: string;
+  v8_flags?: string[];
   permissions: Record<string, string[] | boolean | null>;
   unstable_config: { features: string[] };
 }
@@ -213,6 +214,16 @@ Deno.test({
           `${b.spec.name}: features ${meta.unstable_config.features}`,
         );
         assert.equal(meta.permissions.prompt, false);
+        // The hub's young generation is capped (idle connections stay cheap).
+        const v8 = (b.spec.flags ?? []).map((f) =>
+          f.replace("--v8-flags=", "")
+        );
+        for (const f of v8) {
+          assert.ok(
+            meta.v8_flags?.includes(f),
+            `${b.spec.name}: v8 flags ${meta.v8_flags}`,
+          );
+        }
         const want = expectedPermissions(b.spec.permissions);
         for (const [k, v] of Object.entries(want)) {
           assert.deepEqual(meta.permissions[k], v, `${b.spec.name}: ${k}`);
