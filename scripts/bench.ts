@@ -154,8 +154,21 @@ async function main(): Promise<number> {
   ];
   const json: Record<string, unknown> = { machine: m, args };
   const figures: RunFigures = {};
+  // every measured (and simulated) latency, ms, ascending: to re-draw or re-analyse
+  const latencies: Record<string, Record<string, number[]>> = {};
+  const latencyData = (rows: { name: string; sortedMs: Float64Array }[]) =>
+    Object.fromEntries(
+      rows.map((r) => [
+        r.name,
+        Array.from(r.sortedMs, (x) => Math.round(x * 100) / 100),
+      ]),
+    );
   const write = () => {
     Deno.writeTextFileSync(`${out}/results.md`, sections.join("\n") + "\n");
+    Deno.writeTextFileSync(
+      `${out}/latencies.json`,
+      JSON.stringify(latencies) + "\n",
+    );
     Deno.writeTextFileSync(
       `${out}/results.json`,
       JSON.stringify(json, null, 1) + "\n",
@@ -190,6 +203,7 @@ async function main(): Promise<number> {
       log,
     });
     Deno.writeTextFileSync(`${out}/latency.svg`, r.svg);
+    latencies.tail50 = latencyData(r.rows);
     figures.tail50 = r.rows;
     json.tail50 = r.rows.map(({ sortedMs: _s, ...rest }) => rest);
     section("tail50", r.markdown + `\nChart: \`${out}/latency.svg\`.\n`);
@@ -209,6 +223,7 @@ async function main(): Promise<number> {
       log,
     });
     Deno.writeTextFileSync(`${out}/latency-5ms.svg`, r.svg);
+    latencies.tail5 = latencyData(r.rows);
     json.tail5 = r.rows.map(({ sortedMs: _s, ...rest }) => rest);
     section("tail5", r.markdown + `\nChart: \`${out}/latency-5ms.svg\`.\n`);
   }

@@ -167,7 +167,7 @@ export function latencyChart(series: Series[], opts: ChartOptions): string {
     const color = COLORS[i % COLORS.length];
     const pts = ps.map((p) => `${f(lx(p))},${f(ly(percentile(s.sortedMs, p)))}`)
       .join(" ");
-    lines.push(
+    (s.onTop ? top : lines).push(
       `<polyline fill="none" stroke="${color}"${style(s)} points="${pts}"/>`,
     );
     const y = m.t + 10 + i * 20;

@@ -40,6 +40,17 @@ Deno.test("the chart is well-formed SVG with a legend and the title", () => {
   assert(!svg.includes("NaN"));
 });
 
+Deno.test("a series marked onTop is drawn after the others", () => {
+  const a = sorted([1, 2, 3]);
+  const svg = latencyChart([
+    { name: "first", sortedMs: a, onTop: true, width: 3 },
+    { name: "second", sortedMs: a },
+  ], { title: "t" });
+  const lines = svg.split("\n").filter((l) => l.startsWith("<polyline"));
+  assert.equal(lines.length, 2);
+  assert.match(lines[1], /stroke-width="3"/);
+});
+
 Deno.test("the checker itself rejects broken XML", () => {
   assert(!wellFormed("<svg><g></svg>"));
   assert(!wellFormed("<svg>a & b</svg>"));
