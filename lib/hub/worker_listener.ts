@@ -75,6 +75,36 @@ function cleanName(value: string | null, fallback: string): string {
   return clean || fallback;
 }
 
+/** Pause after a failed accept before accepting again. */
+const ACCEPT_RETRY_MS = 100;
+
+/**
+ * Decides what a failed accept means. A closed listener ends the loop; any
+ * other failure (out of file descriptors, a reset before accept) is logged,
+ * and accepting resumes after a short pause: one bad moment must never stop
+ * the hub taking workers, nor crash it.
+ * @returns whether to accept again
+ */
+async function acceptFailed(
+  err: unknown,
+  port: string,
+  ctx: WorkerPortContext,
+): Promise<boolean> {
+  if (
+    err instanceof Deno.errors.BadResource ||
+    err instanceof Deno.errors.Interrupted
+  ) {
+    return false;
+  }
+  ctx.log.error("accept failed", {
+    port,
+    reason: err instanceof Error ? err.message : String(err),
+    retry_ms: ACCEPT_RETRY_MS,
+  });
+  await new Promise((r) => setTimeout(r, ACCEPT_RETRY_MS));
+  return true;
+}
+
 /**
  * Serves the worker port: one handshake per accepted connection.
  * @param listener the listening socket
@@ -85,20 +115,23 @@ export async function serveWorkerPort(
   listener: ByteListener,
   ctx: WorkerPortContext,
 ): Promise<void> {
-  try {
-    for await (const conn of listener) {
-      handshake(conn, ctx).catch((err) => {
-        ctx.log.warn("worker handshake failed", {
-          remote: peer(conn),
-          reason: err instanceof Error ? err.message : String(err),
+  for (;;) {
+    try {
+      for await (const conn of listener) {
+        handshake(conn, ctx).catch((err) => {
+          ctx.log.warn("worker handshake failed", {
+            remote: peer(conn),
+            reason: err instanceof Error ? err.message : String(err),
+          });
+          try {
+            conn.close();
+          } catch { /* already closed */ }
         });
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-      });
+      }
+      return;
+    } catch (err) {
+      if (!(await acceptFailed(err, "worker", ctx))) return;
     }
-  } catch (err) {
-    if (!(err instanceof Deno.errors.BadResource)) throw err;
   }
 }
 
@@ -229,25 +262,28 @@ export async function serveLegacyPort(
   pool: Pool | (() => Pool | undefined),
   ctx: WorkerPortContext,
 ): Promise<void> {
-  try {
-    for await (const conn of listener) {
-      const remote = peer(conn);
-      const target = typeof pool === "function" ? pool() : pool;
-      if (!target || target.retired) {
-        ctx.metrics.workerConnection("unknown-pool");
-        ctx.log.warn("worker refused", {
-          remote,
-          result: "unknown-pool",
-          reason: "no pool in force for legacy workers",
-        });
-        conn.close();
-        continue;
+  for (;;) {
+    try {
+      for await (const conn of listener) {
+        const remote = peer(conn);
+        const target = typeof pool === "function" ? pool() : pool;
+        if (!target || target.retired) {
+          ctx.metrics.workerConnection("unknown-pool");
+          ctx.log.warn("worker refused", {
+            remote,
+            result: "unknown-pool",
+            reason: "no pool in force for legacy workers",
+          });
+          conn.close();
+          continue;
+        }
+        ctx.metrics.workerConnection("legacy");
+        join(conn, target, remote, remote, true, ctx);
       }
-      ctx.metrics.workerConnection("legacy");
-      join(conn, target, remote, remote, true, ctx);
+      return;
+    } catch (err) {
+      if (!(await acceptFailed(err, "legacy", ctx))) return;
     }
-  } catch (err) {
-    if (!(err instanceof Deno.errors.BadResource)) throw err;
   }
 }
 
