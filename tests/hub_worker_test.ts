@@ -19,6 +19,20 @@ async function json<T>(res: Response): Promise<T> {
   return await res.json() as T;
 }
 
+/** Waits (bounded) until a hub series has the given value. */
+async function untilMetric(
+  hub: HubProc,
+  name: string,
+  labels: string,
+  value: number,
+  what: string,
+): Promise<void> {
+  await until(
+    async () => (await metricValue(hub, name, labels)) === value,
+    what,
+  );
+}
+
 async function metricValue(
   hub: HubProc,
   name: string,
@@ -236,13 +250,11 @@ Deno.test("a consumer that goes away mid-job aborts the app's request signal", a
     signal: ac.signal,
     headers: { "x-request-id": "watch-me" },
   }).catch(() => null);
-  await until(
-    async () =>
-      (await metricValue(
-        hub,
-        "pothead_hub_workers",
-        'pool="default",state="busy"',
-      )) === 1,
+  await untilMetric(
+    hub,
+    "pothead_hub_workers",
+    'pool="default",state="busy"',
+    1,
     "the job to start",
   );
   ac.abort();
@@ -252,13 +264,11 @@ Deno.test("a consumer that goes away mid-job aborts the app's request signal", a
     "the app to see the abort",
   );
   // The slot lives on and serves the next request.
-  await until(
-    async () =>
-      (await metricValue(
-        hub,
-        "pothead_hub_workers",
-        'pool="default",state="idle"',
-      )) === 1,
+  await untilMetric(
+    hub,
+    "pothead_hub_workers",
+    'pool="default",state="idle"',
+    1,
     "the slot to reconnect",
   );
   const next = await fetch(`${hub.url}/sleep?ms=1`);
@@ -329,13 +339,11 @@ Deno.test("SIGTERM on the hub drains the job in flight, then exits 0", async () 
   await using hub = await startHub(["--drain-timeout", "20s"]);
   await using _w = await startWorker(hub.workerAddr, [APP]);
   const inFlight = fetch(`${hub.url}/sleep?ms=700`);
-  await until(
-    async () =>
-      (await metricValue(
-        hub,
-        "pothead_hub_workers",
-        'pool="default",state="busy"',
-      )) === 1,
+  await untilMetric(
+    hub,
+    "pothead_hub_workers",
+    'pool="default",state="busy"',
+    1,
     "the job to start",
   );
   hub.kill("SIGTERM");
@@ -351,13 +359,11 @@ Deno.test("SIGTERM on the worker finishes the job in flight, then exits 0", asyn
   await using hub = await startHub();
   await using w = await startWorker(hub.workerAddr, [APP, "--workers", "2"], 2);
   const inFlight = fetch(`${hub.url}/sleep?ms=700`);
-  await until(
-    async () =>
-      (await metricValue(
-        hub,
-        "pothead_hub_workers",
-        'pool="default",state="busy"',
-      )) === 1,
+  await untilMetric(
+    hub,
+    "pothead_hub_workers",
+    'pool="default",state="busy"',
+    1,
     "the job to start",
   );
   w.kill("SIGTERM");
@@ -366,13 +372,11 @@ Deno.test("SIGTERM on the worker finishes the job in flight, then exits 0", asyn
   await res.body?.cancel();
   assert.equal((await w.status).code, 0);
   // The idle slot was closed at once, the busy one after its job.
-  await until(
-    async () =>
-      (await metricValue(
-        hub,
-        "pothead_hub_workers",
-        'pool="default",state="idle"',
-      )) === 0,
+  await untilMetric(
+    hub,
+    "pothead_hub_workers",
+    'pool="default",state="idle"',
+    0,
     "the worker to leave",
   );
 });
