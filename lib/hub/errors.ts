@@ -99,8 +99,3 @@ export class HubError extends Error {
     });
   }
 }
-
-/** The HTTP status for a code. @param code a hub error code @returns the status */
-export function statusOf(code: HubErrorCode): number {
-  return STATUS[code];
-}
