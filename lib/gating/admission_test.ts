@@ -1,26 +1,7 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../clock.ts";
 import { admissionGate, type AdmittedJob } from "./admission.ts";
-import type { Gate, SlotTicket } from "./types.ts";
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await Promise.resolve();
-}
-
-interface Pending {
-  ticket?: SlotTicket;
-  error?: unknown;
-}
-
-function admitted(p: Pending): boolean {
-  return p.ticket !== undefined;
-}
-
-function ask(gate: Gate, signal = new AbortController().signal): Pending {
-  const p: Pending = {};
-  gate(signal).then((t) => p.ticket = t, (e) => p.error = e);
-  return p;
-}
+import { admitted, ask, settle } from "./gate_test_util.ts";
 
 Deno.test("admissionGate never consults hasRoom when no job runs", async () => {
   let asked = 0;

@@ -5,26 +5,11 @@ import { FakeProbes } from "./fake_probes.ts";
 import { waitForIdleCpu } from "./idle_cpu.ts";
 import { maxConcurrent } from "./max_concurrent.ts";
 import { waitForMemory } from "./memory.ts";
-import type { Gate, SlotTicket } from "./types.ts";
+import type { Gate } from "./types.ts";
+import { admitted, ask, settle as settleRounds } from "./gate_test_util.ts";
 
-async function settle(): Promise<void> {
-  for (let i = 0; i < 20; i++) await Promise.resolve();
-}
-
-interface Pending {
-  ticket?: SlotTicket;
-  error?: unknown;
-}
-
-function admitted(p: Pending): boolean {
-  return p.ticket !== undefined;
-}
-
-function ask(gate: Gate, signal = new AbortController().signal): Pending {
-  const p: Pending = {};
-  gate(signal).then((t) => p.ticket = t, (e) => p.error = e);
-  return p;
-}
+/** Lets promise callbacks run: this gate chains several. */
+const settle = () => settleRounds(20);
 
 /** A gate that admits at once and logs what its tickets are told. */
 function spyGate(name: string, log: string[]): Gate {

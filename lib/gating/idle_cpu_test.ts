@@ -5,30 +5,9 @@ import { type IdleCpuOptions, waitForIdleCpu } from "./idle_cpu.ts";
 import { maxConcurrent } from "./max_concurrent.ts";
 import { type Probes, systemProbes } from "./probes.ts";
 import type { Gate, SlotTicket } from "./types.ts";
+import { admitted, ask, settle } from "./gate_test_util.ts";
 
 const REQ = new Request("http://job.test/");
-
-/** Lets promise callbacks run; never touches a clock. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await Promise.resolve();
-}
-
-interface Pending {
-  ticket?: SlotTicket;
-  error?: unknown;
-}
-
-/** Whether the gate has admitted `p` (a function, so assertions do not narrow `p.ticket`). */
-function admitted(p: Pending): boolean {
-  return p.ticket !== undefined;
-}
-
-/** Asks `gate` and records the outcome when it comes. */
-function ask(gate: Gate, signal = new AbortController().signal): Pending {
-  const p: Pending = {};
-  gate(signal).then((t) => p.ticket = t, (e) => p.error = e);
-  return p;
-}
 
 Deno.test("waitForIdleCpu admits one job when none runs, however busy the host", async () => {
   const clock = new ManualClock();

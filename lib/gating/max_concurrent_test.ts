@@ -1,25 +1,6 @@
 import assert from "node:assert/strict";
 import { maxConcurrent } from "./max_concurrent.ts";
-import type { Gate, SlotTicket } from "./types.ts";
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await Promise.resolve();
-}
-
-interface Pending {
-  ticket?: SlotTicket;
-  error?: unknown;
-}
-
-function admitted(p: Pending): boolean {
-  return p.ticket !== undefined;
-}
-
-function ask(gate: Gate, signal = new AbortController().signal): Pending {
-  const p: Pending = {};
-  gate(signal).then((t) => p.ticket = t, (e) => p.error = e);
-  return p;
-}
+import { admitted, ask, settle } from "./gate_test_util.ts";
 
 Deno.test("maxConcurrent admits n, then one per done, in order", async () => {
   const gate = maxConcurrent(2);

@@ -3,26 +3,7 @@ import { ManualClock } from "../clock.ts";
 import { FakeProbes } from "./fake_probes.ts";
 import { waitForMemory } from "./memory.ts";
 import { systemProbes } from "./probes.ts";
-import type { Gate, SlotTicket } from "./types.ts";
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await Promise.resolve();
-}
-
-interface Pending {
-  ticket?: SlotTicket;
-  error?: unknown;
-}
-
-function admitted(p: Pending): boolean {
-  return p.ticket !== undefined;
-}
-
-function ask(gate: Gate, signal = new AbortController().signal): Pending {
-  const p: Pending = {};
-  gate(signal).then((t) => p.ticket = t, (e) => p.error = e);
-  return p;
-}
+import { admitted, ask, settle } from "./gate_test_util.ts";
 
 Deno.test("waitForMemory admits while free memory minus reservations covers a job", async () => {
   const clock = new ManualClock();
