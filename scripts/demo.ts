@@ -22,6 +22,7 @@
  * @module
  */
 
+import { mulberry32 } from "./bench/prng.ts";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { PRESETS } from "../examples/mandelbrot.ts";
@@ -357,18 +358,6 @@ function queueWaitMs(serverTiming: string | null): number | undefined {
   return undefined;
 }
 
-/** mulberry32: a tiny seeded generator, so a burst mix can be repeated. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 /** Length of a string on the terminal: colour codes take no room. */
 function visible(s: string): number {
   // deno-lint-ignore no-control-regex
@@ -685,7 +674,7 @@ class Demo {
   /** Fires the burst, prints the table and summary; returns the exit code. */
   async burst(): Promise<number> {
     const { burst: n, seed, verbose } = this.#options;
-    const rand = prng(seed);
+    const rand = mulberry32(seed);
     const pick = <T>(items: readonly T[]): T =>
       items[Math.floor(rand() * items.length)];
     const jobs = Array.from({ length: n }, () => {

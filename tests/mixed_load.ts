@@ -8,6 +8,8 @@
  * @module
  */
 
+import { mulberry32 } from "../scripts/bench/prng.ts";
+
 /** A request of the mix. */
 export interface RequestSpec {
   /** Sent as `X-Request-Id`; the app records it when it runs the job. */
@@ -68,16 +70,7 @@ export const DESIGN_ERRORS: Record<string, number> = {
 };
 
 /** A small seeded PRNG (mulberry32), so a failing mix can be replayed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng: (seed: number) => () => number = mulberry32;
 
 function pattern(n: number, seed: number): Uint8Array<ArrayBuffer> {
   const b = new Uint8Array(n);

@@ -16,6 +16,7 @@
  * @module
  */
 
+import { abortableSleep } from "./abortable_sleep.ts";
 import { Backoff } from "./backoff.ts";
 import { type HubAddress, keyOf } from "./hub_addresses.ts";
 
@@ -293,19 +294,7 @@ export class HubSlot {
   }
 
   #sleep(ms: number): Promise<void> {
-    const signal = this.#options.signal;
-    if (signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const onAbort = () => {
-        clearTimeout(t);
-        resolve();
-      };
-      const t = setTimeout(() => {
-        signal.removeEventListener("abort", onAbort);
-        resolve();
-      }, ms);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
+    return abortableSleep(ms, this.#options.signal);
   }
 
   #dialed(leg: Leg, ok: boolean): void {
