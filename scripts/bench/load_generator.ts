@@ -42,6 +42,11 @@ export interface OpenLoopResult {
   errorSamples: string[];
   /** Actual − scheduled send time (ms), per arrival. */
   sendLagMs: Float64Array;
+  /**
+   * The app's own measure of its job (`x-job-us`, in ms) per arrival; NaN
+   * when the response did not carry it.
+   */
+  jobMs: Float64Array;
   peakConns: number;
   openedConns: number;
   /** Times a send waited for a connection because maxConns was reached. */
@@ -174,6 +179,7 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   const latencyMs = new Float64Array(n).fill(NaN);
   const status = new Uint16Array(n);
   const sendLagMs = new Float64Array(n);
+  const jobMs = new Float64Array(n).fill(NaN);
   const errorSamples: string[] = [];
   let ok = 0, failed = 0;
 
@@ -194,6 +200,8 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
           status[i] = r.status;
           if (r.status === 200) {
             latencyMs[i] = performance.now() - scheduled;
+            const us = r.headers.get("x-job-us");
+            if (us !== undefined) jobMs[i] = Number(us) / 1000;
             ok++;
           } else {
             failed++;
@@ -239,6 +247,7 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
     failed,
     errorSamples,
     sendLagMs,
+    jobMs,
     peakConns: pool.peak,
     openedConns: pool.opened,
     clientQueued: pool.queued,

@@ -10,7 +10,7 @@
 
 import { startBackends } from "./backends.ts";
 import { measureServiceTimes } from "./calibrate.ts";
-import { ServiceTimes, simulateFifo } from "./ideal_queue.ts";
+import { ServiceTimes, type SimJob, simulateFifo } from "./ideal_queue.ts";
 import { runOpenLoop } from "./load_generator.ts";
 import {
   type JobSize,
@@ -54,6 +54,14 @@ export interface TailRow {
   peakConns?: number;
   clientQueued?: number;
   genCpuPct?: number;
+  /**
+   * p99 of the ideal FIFO fed this run's own job durations (the `x-job-us`
+   * the app measured in each job): what is left above it is the balancer's
+   * own cost, with the app's slowdown under this system taken out.
+   */
+  ownIdealP99?: number;
+  /** Mean job duration the app measured in this run, per nominal size. */
+  jobMeanMs?: Map<number, number>;
 }
 
 /** The result: markdown, SVG, and data. */
@@ -61,6 +69,30 @@ export interface TailResult {
   markdown: string;
   svg: string;
   rows: TailRow[];
+}
+
+/**
+ * The arrivals with the durations the app measured in one run (nominal size
+ * where a response carried none), and the mean measured duration per size.
+ */
+export function ownJobTimes(
+  arrivals: readonly { atMs: number; jobMs: number }[],
+  measuredMs: Float64Array,
+): { jobs: SimJob[]; meanBySize: Map<number, number> } {
+  const sum = new Map<number, [number, number]>();
+  const jobs = arrivals.map((a, i) => {
+    const m = measuredMs[i];
+    if (Number.isNaN(m)) return { atMs: a.atMs, serviceMs: a.jobMs };
+    const s = sum.get(a.jobMs) ?? [0, 0];
+    s[0] += m;
+    s[1]++;
+    sum.set(a.jobMs, s);
+    return { atMs: a.atMs, serviceMs: m };
+  });
+  const meanBySize = new Map(
+    [...sum].sort((x, y) => x[0] - y[0]).map(([k, [t, n]]) => [k, t / n]),
+  );
+  return { jobs, meanBySize };
 }
 
 /** Runs the scenario. */
@@ -163,6 +195,7 @@ export async function runTail(o: TailOptions): Promise<TailResult> {
           timeoutMs: 120_000,
         });
         const lat = [...r.latencyMs].filter((x) => !isNaN(x));
+        const own = ownJobTimes(arrivals, r.jobMs);
         const row: TailRow = {
           name: SYSTEM_NAMES[id],
           simulated: false,
@@ -174,12 +207,20 @@ export async function runTail(o: TailOptions): Promise<TailResult> {
           peakConns: r.peakConns,
           clientQueued: r.clientQueued,
           genCpuPct: 100 * r.cpuSec / (r.wallMs / 1000),
+          ownIdealP99: summarize(simulateFifo(own.jobs, o.servers)).p99,
+          jobMeanMs: own.meanBySize,
         };
         rows.push(row);
         o.log(
           `    p50 ${fx(row.summary.p50)} p99 ${
             fx(row.summary.p99)
-          } ms, failed ${r.failed}${
+          } ms (ideal with this run's job times: p99 ${
+            fx(row.ownIdealP99!)
+          }; mean job ${
+            [...own.meanBySize].map(([k, v]) => `${k}→${v.toFixed(2)}`).join(
+              ", ",
+            )
+          } ms), failed ${r.failed}${
             r.errorSamples.length ? ` (${r.errorSamples.join("; ")})` : ""
           }`,
         );
@@ -220,6 +261,22 @@ export async function runTail(o: TailOptions): Promise<TailResult> {
     ]),
   );
   const live = rows.filter((r) => !r.simulated);
+  const ownTable = mdTable(
+    [
+      "system",
+      "mean job ms, as the app measured it in this run",
+      "ideal p99 with these job times",
+      "p99 ÷ that ideal",
+    ],
+    live.map((r) => [
+      r.name,
+      [...(r.jobMeanMs ?? new Map<number, number>())].map(([k, v]) =>
+        `${k} → ${v.toFixed(2)}`
+      ).join(", "),
+      fx(r.ownIdealP99 ?? NaN),
+      fx(r.summary.p99 / (r.ownIdealP99 ?? NaN), 3),
+    ]),
+  );
   const lagP99 = Math.max(...live.map((r) => r.lag?.p99 ?? NaN));
   const lagMax = Math.max(...live.map((r) => r.lag?.max ?? NaN));
   const lagP50 = live.length
@@ -246,6 +303,11 @@ export async function runTail(o: TailOptions): Promise<TailResult> {
     "handler behind a mutex, so each runs one job at a time and queues the rest, as a busy one-job machine does.",
     "",
     table,
+    "",
+    "Each system against the ideal queue fed that run's own job durations (the app's `x-job-us`): " +
+    "the ratio is the balancer's own cost, with the app's slowdown under that system taken out.",
+    "",
+    ownTable,
     "",
     `Measured job durations (the app's real service time): ${calib}. The ideal queue with the measured service ` +
     `time pools ${SIM_REPLICAS} simulations of the same arrivals, each drawing every job's duration from these samples.`,
