@@ -38,6 +38,8 @@ const USAGE = `usage: deno task bench [options]
   --scenario LIST          tail,overhead,stream,scale (tail = tail50 + tail5); default all
   --systems LIST           ${SYSTEM_IDS.join(",")}; default all that apply
   --duration D             tail run per system (default 60s)
+  --tail-rounds N          rounds of pothead and HAProxy maxconn 1 in the
+                           50/500 ms tail run, alternating; the median counts (default 3)
   --load F                 offered load of the tail runs (default 0.8)
   --seed N                 arrival sequence seed (default 1)
   --overhead-duration D    wrk run per system (default 10s)
@@ -63,6 +65,7 @@ async function main(): Promise<number> {
         scenario: { type: "string", default: "tail,overhead,stream,scale" },
         systems: { type: "string", default: SYSTEM_IDS.join(",") },
         duration: { type: "string", default: "60s" },
+        "tail-rounds": { type: "string", default: "3" },
         load: { type: "string", default: "0.8" },
         seed: { type: "string", default: "1" },
         "overhead-duration": { type: "string", default: "10s" },
@@ -122,6 +125,7 @@ async function main(): Promise<number> {
   );
   const load = num("load", args.load, 0.01, 0.99);
   const seed = num("seed", args.seed, 0, 2 ** 32 - 1);
+  const tailRounds = Math.round(num("tail-rounds", args["tail-rounds"], 1, 9));
   const workers = num("workers", args.workers, 1, 64);
   const scaleCount = num("scale-count", args["scale-count"], 1, 30000);
   let streamBytes: number;
@@ -198,6 +202,8 @@ async function main(): Promise<number> {
       servers: workers,
       sizes: [{ ms: 50, weight: 0.9 }, { ms: 500, weight: 0.1 }],
       systems: tailSystems,
+      rounds: tailRounds,
+      repeated: ["pothead", "haproxy-lc"],
       dir: `${out}/work`,
       machineLine: mline,
       log,
