@@ -279,10 +279,11 @@ export function createConsumerHandler(
           ),
         );
       }
-      const out = responseHeadersForConsumer(res.head.headers);
-      out.set("x-request-id", requestId);
-      out.set("pothead-worker", conn.name);
-      out.append("server-timing", `queue;dur=${round(outcome.queueMs)}`);
+      const out = responseHeadersForConsumer(res.head.headers, {
+        requestId,
+        worker: conn.name,
+        queueMs: round(outcome.queueMs),
+      });
       outcome.status = status;
       if (res.body instanceof ReadableStream) {
         info.completed.then(finish, finish);
@@ -290,9 +291,10 @@ export function createConsumerHandler(
         if (res.body) bytesOut.n = res.body.length;
         finish();
       }
+      // No statusText: Deno.serve writes the standard reason phrase anyway,
+      // and checking the worker's costs time on every response.
       return new Response(res.body as BodyInit | null, {
         status,
-        statusText: res.head.reason,
         headers: out,
       });
     }

@@ -113,24 +113,26 @@ export function requestHeadersForWorker(
   const out: [string, string][] = [];
   let forwardedFor: string | null = null;
   let host: string | null = null;
-  for (const [name, value] of headers) {
-    if (isHopByHop(name, tokens)) continue;
+  // forEach, not for-of: Deno's Headers iterator costs several times more
+  // per request (same entries, same order).
+  headers.forEach((value, name) => {
+    if (isHopByHop(name, tokens)) return;
     switch (name) {
       case "content-length":
         // Framing of the consumer's hop: the hub sets it from what it sends.
-        continue;
+        return;
       case "x-forwarded-for":
         forwardedFor = value;
-        continue;
+        return;
       case "x-forwarded-proto":
       case "x-forwarded-host":
       case "x-request-id":
-        continue;
+        return;
       case "host":
         host = value;
     }
     out.push([name, value]);
-  }
+  });
   out.push([
     "x-forwarded-for",
     forwardedFor ? `${forwardedFor}, ${ctx.clientAddress}` : ctx.clientAddress,
@@ -141,16 +143,44 @@ export function requestHeadersForWorker(
   return out;
 }
 
+/** What the hub adds to every response it forwards. */
+export interface ResponseAdditions {
+  /** `X-Request-Id` (replaces the worker's). */
+  requestId: string;
+  /** `Pothead-Worker`: the slot that served (replaces the worker's). */
+  worker: string;
+  /** `Server-Timing: queue;dur=…` (added to the worker's), in ms. */
+  queueMs: number;
+}
+
 /**
  * The header fields sent to the consumer for a worker's response: every
- * end-to-end field, in order (repeated fields such as `Set-Cookie` kept).
+ * end-to-end field, in order (repeated fields such as `Set-Cookie` kept),
+ * then `X-Request-Id`, `Pothead-Worker` and a `Server-Timing` entry for the
+ * queue wait.
+ *
+ * Pairs, not a `Headers`: `new Response` copies its `headers` init into a
+ * list of its own, so a `Headers` built here would be built twice.
  *
  * @param pairs the worker's response fields
- * @returns the consumer's headers
+ * @param add what the hub adds
+ * @returns the consumer's fields, ready for `new Response(body, { headers })`
+ *
+ * @example
+ * ```ts
+ * import { responseHeadersForConsumer } from "./forward_headers.ts";
+ * const out = responseHeadersForConsumer(
+ *   [["Connection", "x-secret"], ["X-Secret", "1"], ["content-type", "text/plain"]],
+ *   { requestId: "abc", worker: "w/1/0", queueMs: 0.5 },
+ * );
+ * const names = out.map(([n]) => n).join();
+ * if (names !== "content-type,x-request-id,pothead-worker,server-timing") throw new Error(names);
+ * ```
  */
 export function responseHeadersForConsumer(
   pairs: readonly [string, string][],
-): Headers {
+  add: ResponseAdditions,
+): [string, string][] {
   let tokens: Set<string> | undefined;
   for (const [name, value] of pairs) {
     if (name.length === 10 && name.toLowerCase() === "connection") {
@@ -158,10 +188,17 @@ export function responseHeadersForConsumer(
       for (const t of connectionTokens(value)) tokens.add(t);
     }
   }
-  const headers = new Headers();
-  for (const [name, value] of pairs) {
-    if (isHopByHop(name.toLowerCase(), tokens)) continue;
-    headers.append(name, value);
+  const out: [string, string][] = [];
+  for (const pair of pairs) {
+    const lower = pair[0].toLowerCase();
+    if (isHopByHop(lower, tokens) || REPLACED.has(lower)) continue;
+    out.push(pair);
   }
-  return headers;
+  out.push(["x-request-id", add.requestId]);
+  out.push(["pothead-worker", add.worker]);
+  out.push(["server-timing", `queue;dur=${add.queueMs}`]);
+  return out;
 }
+
+/** Fields of a worker's response that the hub sets itself. */
+const REPLACED = new Set(["x-request-id", "pothead-worker"]);
