@@ -73,7 +73,7 @@ Deno.test("--poll-jobs: a gate wider than 64 is not capped by a slot count", asy
   );
   const reports = await jobs(hub.url, width, `barrier=${width}`);
   assert.equal(Math.max(...reports.map((r) => r.peak)), width);
-  const slots = new Set(
+  const jobLines = () =>
     worker.lines.map((l) => {
       try {
         return (JSON.parse(l) as LogLine).msg === "job"
@@ -82,8 +82,10 @@ Deno.test("--poll-jobs: a gate wider than 64 is not capped by a slot count", asy
       } catch {
         return null;
       }
-    }).filter((s) => s !== null),
-  );
+    }).filter((s) => s !== null);
+  // Job lines are written in batches, a moment after the responses.
+  await until(() => jobLines().length === width, "a job line per job");
+  const slots = new Set(jobLines());
   assert.equal(slots.size, width, "each running job has a slot of its own");
 });
 

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { LineBuffer } from "./line_buffer.ts";
+
 /** The two line formats of `--log-format`. */
 export const LogFormat = { Text: "text", Json: "json" } as const;
 /** A value of {@linkcode LogFormat}. */
@@ -21,8 +23,11 @@ export type LogFields = Record<
   string | number | boolean | null | undefined
 >;
 
-/** Where finished lines go; by default standard error. */
-export type LogSink = (line: string) => void;
+/**
+ * Where finished lines go; by default standard error. `level` lets a sink
+ * treat warnings and errors differently (write them at once).
+ */
+export type LogSink = (line: string, level: LogLevel) => void;
 
 const LEVEL_ORDER: Record<LogLevel, number> = {
   debug: 10,
@@ -31,16 +36,45 @@ const LEVEL_ORDER: Record<LogLevel, number> = {
   error: 40,
 };
 
-const encoder = new TextEncoder();
+let stderrBuffer: LineBuffer | null = null;
 
-/** Writes a line to standard error synchronously, so lines never interleave. */
-export const stderrSink: LogSink = (line) => {
-  const bytes = encoder.encode(line + "\n");
-  let written = 0;
-  while (written < bytes.length) {
-    written += Deno.stderr.writeSync(bytes.subarray(written));
-  }
+/** The process's standard error buffer, made (and hooked to exit) once. */
+function stderrLines(): LineBuffer {
+  if (stderrBuffer) return stderrBuffer;
+  const buffer = new LineBuffer({
+    write: (bytes) => Deno.stderr.writeSync(bytes),
+  });
+  const flush = () => buffer.flush();
+  // Lines still waiting are written on every way out: a normal end or
+  // `Deno.exit` (`unload`), an uncaught error or rejection (before Deno
+  // prints it and exits). The listeners do not change what Deno does.
+  globalThis.addEventListener("unload", flush);
+  globalThis.addEventListener("error", flush);
+  globalThis.addEventListener("unhandledrejection", flush);
+  stderrBuffer = buffer;
+  return buffer;
+}
+
+/**
+ * Writes lines to standard error, whole and in order. Debug and info lines
+ * are batched (written within 20 ms, see {@linkcode LineBuffer}); a warning
+ * or an error is written at once, after the lines before it, and lines
+ * still waiting are written when the process exits or dies of an uncaught
+ * error.
+ */
+export const stderrSink: LogSink = (line, level) => {
+  const buffer = stderrLines();
+  buffer.push(line);
+  if (level === "warn" || level === "error") buffer.flush();
 };
+
+/**
+ * Writes the lines {@linkcode stderrSink} still holds, now (before handing
+ * standard error to something else, for instance).
+ */
+export function flushStderrLog(): void {
+  stderrBuffer?.flush();
+}
 
 /** Options of {@linkcode Logger}. */
 export interface LoggerOptions {
@@ -60,6 +94,35 @@ function textValue(v: string | number | boolean | null): string {
   return v === "" || /[\s"=\\]/.test(v) ? JSON.stringify(v) : v;
 }
 
+function textFields(fields: LogFields): string {
+  let text = "";
+  for (const k of Object.keys(fields)) {
+    const v = fields[k];
+    if (v !== undefined) text += ` ${k}=${textValue(v)}`;
+  }
+  return text;
+}
+
+const LEVEL_TEXT: Record<LogLevel, string> = {
+  debug: "DEBUG",
+  info: "INFO",
+  warn: "WARN",
+  error: "ERROR",
+};
+
+let lastMs = NaN;
+let lastIso = "";
+
+/** The time as ISO 8601, formatted once per millisecond. */
+function isoTime(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
 /**
  * A small structured logger: every call writes exactly one line.
  *
@@ -77,6 +140,8 @@ export class Logger {
   #min: number;
   #sink: LogSink;
   #base: LogFields;
+  /** The base fields as text, made once (they never change). */
+  #baseText: string;
 
   /**
    * Creates a logger.
@@ -87,6 +152,7 @@ export class Logger {
     this.#min = LEVEL_ORDER[options.level ?? "info"];
     this.#sink = options.sink ?? stderrSink;
     this.#base = options.base ?? {};
+    this.#baseText = textFields(this.#base);
   }
 
   /** The line format in use. */
@@ -118,25 +184,26 @@ export class Logger {
    */
   log(level: LogLevel, msg: string, fields: LogFields = {}): void {
     if (LEVEL_ORDER[level] < this.#min) return;
-    const time = new Date().toISOString();
+    const time = isoTime();
     if (this.#format === "json") {
       const obj: Record<string, unknown> = { time, level, msg };
-      for (const [k, v] of Object.entries(this.#base)) {
+      for (const k of Object.keys(this.#base)) {
+        const v = this.#base[k];
         if (v !== undefined) obj[k] = v;
       }
-      for (const [k, v] of Object.entries(fields)) {
+      for (const k of Object.keys(fields)) {
+        const v = fields[k];
         if (v !== undefined) obj[k] = v;
       }
-      this.#sink(JSON.stringify(obj));
+      this.#sink(JSON.stringify(obj), level);
       return;
     }
-    let line = `${time} ${level.toUpperCase()} ${msg}`;
-    for (const src of [this.#base, fields]) {
-      for (const [k, v] of Object.entries(src)) {
-        if (v !== undefined) line += ` ${k}=${textValue(v)}`;
-      }
+    let line = `${time} ${LEVEL_TEXT[level]} ${msg}${this.#baseText}`;
+    for (const k of Object.keys(fields)) {
+      const v = fields[k];
+      if (v !== undefined) line += ` ${k}=${textValue(v)}`;
     }
-    this.#sink(line);
+    this.#sink(line, level);
   }
 
   /** Writes a debug line. @param msg what happened @param fields the values */
