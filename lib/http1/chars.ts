@@ -1,6 +1,7 @@
 /**
  * Byte classes and small byte helpers shared by the head parser, the chunked
- * decoder and the serializers. Internal to `lib/http1/`.
+ * decoder and the serializers. Internal to `lib/http1/`, except
+ * {@linkcode allocBytes}, which the hub also uses for small copies.
  *
  * @module
  */

@@ -12,6 +12,7 @@
  */
 
 import type { Clock } from "../clock.ts";
+import { allocBytes } from "../http1/chars.ts";
 import { CHUNK_END, chunkHeader, LAST_CHUNK } from "../http1/chunked.ts";
 import { Http1ParseError } from "../http1/errors.ts";
 import { type ResponseHead, serializeRequestHead } from "../http1/head.ts";
@@ -27,6 +28,7 @@ import {
   HEAD_READ_SIZE,
   writeAll,
 } from "../net/conn_reader.ts";
+import { BufferPool } from "../net/buffer_pool.ts";
 import type { ByteConn } from "../net/byte_conn.ts";
 import { HubError } from "./errors.ts";
 import { type RequestBody, SMALL_BODY_BYTES } from "./request_body.ts";
@@ -49,7 +51,11 @@ export interface OutgoingRequest {
 export interface WorkerResponse {
   /** Status line and fields as the worker sent them. */
   head: ResponseHead;
-  /** Null when the response has no body; bytes when it was complete in the first reads. */
+  /**
+   * Null when the response has no body; bytes when it was complete in the
+   * first read (possibly a view into a shared slab: read or copy it, as
+   * `new Response` does, never transfer its `buffer`); else a stream.
+   */
   body: Uint8Array | ReadableStream<Uint8Array> | null;
 }
 
@@ -186,6 +192,13 @@ export function isDecline(head: ResponseHead): boolean {
 }
 
 let nextId = 1;
+
+/**
+ * Buffers for the read that brings a response head: its bytes are parsed or
+ * copied before the buffer goes back, so one buffer serves many responses.
+ * Kept for up to 64 reads at once (1 MiB).
+ */
+const HEAD_BUFFERS = new BufferPool(HEAD_READ_SIZE, 64);
 
 /**
  * One worker connection on the hub.
@@ -436,7 +449,7 @@ export class WorkerConn {
     }
 
     try {
-      const { head, keepAlive, events, remaining } = await this.#readHead(
+      const { head, keepAlive, data, ended, extra } = await this.#readHead(
         first,
       );
       this.#deadline = 0;
@@ -465,28 +478,27 @@ export class WorkerConn {
         );
       }
       const reusable = keepAlive && !req.close && !this.legacy && !bodyUnsent;
-      const parts: Uint8Array[] = [];
-      let ended = false;
-      for (const ev of events) {
-        if (ev.type === "data") parts.push(ev.data);
-        else if (ev.type === "end") ended = true;
-      }
       if (ended) {
-        if (remaining !== null) {
+        if (extra) {
           // More bytes than the response: a second response (splitting) or
           // garbage; either way the connection is out of step.
           this.close("worker sent bytes after the response", "protocol-error");
         }
-        this.#finishExchange(reusable && remaining === null, true);
-        if (parts.length === 0) {
+        // Back to the pool before the consumer's response is even built:
+        // the next queued request goes out now.
+        this.#finishExchange(reusable && !extra, true);
+        if (data === null) {
           return {
             head,
             body: headHasNoBody(head, req.method) ? null : new Uint8Array(0),
           };
         }
-        return { head, body: concatBytes(parts) };
+        return { head, body: data };
       }
-      return { head, body: this.#bodyStream(parts, reusable, stats) };
+      return {
+        head,
+        body: this.#bodyStream(data ? [data] : [], reusable, stats),
+      };
     } catch (err) {
       const failure = err instanceof WorkerFailure || err instanceof HubError
         ? err
@@ -510,39 +522,95 @@ export class WorkerConn {
     return p.then((n) => (n === null ? null : buf.slice(0, n)));
   }
 
+  /**
+   * Reads until the response head is parsed. The body bytes that came with
+   * it are returned as a copy of their own, so the read buffer goes back to
+   * the pool at once. No body idle time is tracked here: the phase deadline
+   * (response timeout, probe timeout) bounds the wait.
+   */
   async #readHead(first: Promise<Uint8Array | null> | null): Promise<{
     head: ResponseHead;
     keepAlive: boolean;
-    events: ParseEvent<ResponseHead>[];
-    remaining: Uint8Array | null;
+    /** Body bytes that came with the head, or null. */
+    data: Uint8Array | null;
+    /** Whether the response ended in the bytes read so far. */
+    ended: boolean;
+    /** Whether bytes followed the end of the response. */
+    extra: boolean;
   }> {
     for (;;) {
-      const chunk = first ? await first : await this.#read(HEAD_READ_SIZE);
-      first = null;
-      if (this.state === "closed") {
-        throw this.#failure(null, this.#parser!.state !== "idle");
+      let chunk: Uint8Array | null;
+      let pooled: Uint8Array | null = null;
+      if (first) {
+        chunk = await first;
+        first = null;
+      } else if (this.#reader.buffered) {
+        chunk = await this.#reader.read();
+      } else {
+        pooled = HEAD_BUFFERS.take();
+        let n: number | null;
+        try {
+          n = await this.#conn.read(pooled);
+        } catch (err) {
+          HEAD_BUFFERS.give(pooled);
+          throw err;
+        }
+        chunk = n === null ? null : pooled.subarray(0, n);
       }
-      if (chunk === null) {
-        const started = this.#parser!.state !== "idle";
-        this.#parser!.eof();
-        throw new WorkerFailure(
-          "closed",
-          "worker closed the connection before the response head",
-          started,
-        );
-      }
-      const { events, remaining } = this.#parser!.feed(chunk);
-      if (this.#awaitingContinue && this.#parser!.informational > 0) {
-        this.#sendHeldBody();
-      }
-      if (events.length > 0 && events[0].type === "head") {
-        const ev = events[0];
-        return {
-          head: ev.head,
-          keepAlive: ev.keepAlive,
-          events: events.slice(1),
-          remaining,
-        };
+      try {
+        if (this.state === "closed") {
+          throw this.#failure(null, this.#parser!.state !== "idle");
+        }
+        if (chunk === null) {
+          const started = this.#parser!.state !== "idle";
+          this.#parser!.eof();
+          throw new WorkerFailure(
+            "closed",
+            "worker closed the connection before the response head",
+            started,
+          );
+        }
+        // The parser copies a head it has to keep across reads; the body
+        // bytes it reports are views of `chunk`, copied below.
+        const { events, remaining } = this.#parser!.feed(chunk);
+        if (this.#awaitingContinue && this.#parser!.informational > 0) {
+          this.#sendHeldBody();
+        }
+        if (events.length > 0 && events[0].type === "head") {
+          const ev = events[0];
+          let size = 0;
+          let ended = false;
+          for (let i = 1; i < events.length; i++) {
+            const e = events[i];
+            if (e.type === "data") size += e.data.length;
+            else if (e.type === "end") ended = true;
+          }
+          let data: Uint8Array | null = null;
+          if (size > 0) {
+            // A complete body is copied once more by `new Response`: a view
+            // of the shared slab is enough. The start of a streamed body is
+            // handed to a stream, which may keep or transfer it: a buffer of
+            // its own.
+            data = ended ? allocBytes(size) : new Uint8Array(size);
+            let off = 0;
+            for (let i = 1; i < events.length; i++) {
+              const e = events[i];
+              if (e.type === "data") {
+                data.set(e.data, off);
+                off += e.data.length;
+              }
+            }
+          }
+          return {
+            head: ev.head,
+            keepAlive: ev.keepAlive,
+            data,
+            ended,
+            extra: remaining !== null,
+          };
+        }
+      } finally {
+        if (pooled) HEAD_BUFFERS.give(pooled);
       }
     }
   }
