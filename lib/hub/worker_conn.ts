@@ -228,6 +228,7 @@ export class WorkerConn {
   #clock: Clock;
   #events: WorkerConnEvents;
   #idleBuf = new Uint8Array(1);
+  /** The pending idle read (it may reject when the connection closes). */
   #pending: Promise<number | null> | null = null;
   #closeReason: string | null = null;
   #closeCode: WorkerCloseCode = "closed";
@@ -285,17 +286,20 @@ export class WorkerConn {
       }
       return;
     }
-    const p = this.#conn.read(this.#idleBuf).catch(() => null);
+    // One closure and one reaction per idle connection (issue 6): the same
+    // callback takes the byte count or, on a failed read, the error.
+    const p = this.#conn.read(this.#idleBuf);
     this.#pending = p;
-    p.then((n) => {
+    const settled = (n: unknown) => {
       if (this.#pending !== p || this.state !== "idle") return;
       this.#pending = null;
-      if (n === null) {
+      if (typeof n !== "number") {
         this.close("worker closed the connection", "worker-closed");
       } else {
         this.close("worker sent bytes while idle", "bytes-while-idle");
       }
-    });
+    };
+    p.then(settled, settled);
   }
 
   /**
@@ -519,7 +523,7 @@ export class WorkerConn {
     if (!p) return null;
     this.#pending = null;
     const buf = this.#idleBuf;
-    return p.then((n) => (n === null ? null : buf.slice(0, n)));
+    return p.then((n) => (n === null ? null : buf.slice(0, n)), () => null);
   }
 
   /**

@@ -13,7 +13,8 @@ import { RequestParser } from "../http1/parser.ts";
 import type { Logger } from "../log/logger.ts";
 import type { HubMetrics } from "../metrics/hub_metrics.ts";
 import type { ByteConn, ByteListener } from "../net/byte_conn.ts";
-import { ConnReader, writeAll } from "../net/conn_reader.ts";
+import { writeAll } from "../net/conn_reader.ts";
+import { DeadlineQueue } from "./deadline_queue.ts";
 import type { Pool } from "./pool.ts";
 import { bearerMatches } from "./token.ts";
 import { WorkerConn, type WorkerConnEvents } from "./worker_conn.ts";
@@ -115,19 +116,15 @@ export async function serveWorkerPort(
   listener: ByteListener,
   ctx: WorkerPortContext,
 ): Promise<void> {
+  // One timer for the handshake deadlines of every connecting worker.
+  const deadlines = new DeadlineQueue<ByteConn>(
+    ctx.clock,
+    ctx.handshakeTimeoutMs,
+    closeQuietly,
+  );
   for (;;) {
     try {
-      for await (const conn of listener) {
-        handshake(conn, ctx).catch((err) => {
-          ctx.log.warn("worker handshake failed", {
-            remote: peer(conn),
-            reason: err instanceof Error ? err.message : String(err),
-          });
-          try {
-            conn.close();
-          } catch { /* already closed */ }
-        });
-      }
+      for await (const conn of listener) void handshake(conn, ctx, deadlines);
       return;
     } catch (err) {
       if (!(await acceptFailed(err, "worker", ctx))) return;
@@ -135,48 +132,81 @@ export async function serveWorkerPort(
   }
 }
 
-async function handshake(conn: ByteConn, ctx: WorkerPortContext) {
-  const remote = peer(conn);
-  const refuse = async (
-    result: string,
-    status: number,
-    reason: string,
-    message: string,
-  ) => {
-    ctx.metrics.workerConnection(result);
-    ctx.log.warn("worker refused", { remote, result, status, reason: message });
-    await writeAll(conn, refusal(status, reason, message)).catch(() => {});
+function closeQuietly(conn: ByteConn): void {
+  try {
     conn.close();
-  };
+  } catch { /* already closed */ }
+}
 
-  const reader = new ConnReader(conn);
-  const parser = new RequestParser({ maxHeadBytes: 8192, maxFields: 32 });
-  let timedOut = false;
-  const timer = ctx.clock.setTimeout(() => {
-    timedOut = true;
-    try {
-      conn.close();
-    } catch { /* closed */ }
-  }, ctx.handshakeTimeoutMs);
+async function refuse(
+  conn: ByteConn,
+  ctx: WorkerPortContext,
+  result: string,
+  status: number,
+  reason: string,
+  message: string,
+): Promise<void> {
+  ctx.metrics.workerConnection(result);
+  ctx.log.warn("worker refused", {
+    remote: peer(conn),
+    result,
+    status,
+    reason: message,
+  });
+  await writeAll(conn, refusal(status, reason, message)).catch(() => {});
+  closeQuietly(conn);
+}
+
+/**
+ * A handshake is about 200 bytes: reads this size. Thousands of workers may
+ * connect at once, and what a handshake holds while it waits for its bytes
+ * outlives the young generation and stays in the hub's RSS (issue 6), so it
+ * holds only this buffer: the parser is made once bytes are there.
+ */
+export const HANDSHAKE_READ_SIZE = 512;
+
+async function handshake(
+  conn: ByteConn,
+  ctx: WorkerPortContext,
+  deadlines: DeadlineQueue<ByteConn>,
+): Promise<void> {
+  try {
+    await handshakeOrRefuse(conn, ctx, deadlines);
+  } catch (err) {
+    ctx.log.warn("worker handshake failed", {
+      remote: peer(conn),
+      reason: err instanceof Error ? err.message : String(err),
+    });
+    closeQuietly(conn);
+  }
+}
+
+async function handshakeOrRefuse(
+  conn: ByteConn,
+  ctx: WorkerPortContext,
+  deadlines: DeadlineQueue<ByteConn>,
+): Promise<void> {
+  const deadline = deadlines.add(conn);
   let head: RequestHead | null = null;
   let extra = false;
   try {
+    let parser: RequestParser | null = null;
     while (!head) {
-      // A handshake is about 200 bytes: a small buffer keeps the garbage of
-      // thousands of connecting workers small.
-      const chunk = await reader.read(512);
-      if (chunk === null) throw new Error("closed during the handshake");
-      const { events, remaining } = parser.feed(chunk);
+      const buf = new Uint8Array(HANDSHAKE_READ_SIZE);
+      const n = await conn.read(buf);
+      if (n === null) throw new Error("closed during the handshake");
+      parser ??= new RequestParser({ maxHeadBytes: 8192, maxFields: 32 });
+      const { events, remaining } = parser.feed(buf.subarray(0, n));
       for (const ev of events) if (ev.type === "head") head = ev.head;
       if (head && (remaining || events.some((e) => e.type === "data"))) {
         extra = true;
       }
     }
   } catch (err) {
-    if (timedOut) {
+    if (deadline.expired) {
       ctx.metrics.workerConnection("handshake-timeout");
       ctx.log.warn("worker refused", {
-        remote,
+        remote: peer(conn),
         result: "handshake-timeout",
         reason: `no handshake within ${ctx.handshakeTimeoutMs} ms`,
       });
@@ -184,13 +214,15 @@ async function handshake(conn: ByteConn, ctx: WorkerPortContext) {
     }
     const msg = err instanceof Error ? err.message : String(err);
     return await refuse(
+      conn,
+      ctx,
       "bad-handshake",
       400,
       "Bad Request",
       `bad handshake: ${msg}`,
     );
   } finally {
-    ctx.clock.clearTimeout(timer);
+    deadlines.done(deadline);
   }
 
   const upgrade = (header(head, "upgrade") ?? "").toLowerCase();
@@ -200,6 +232,8 @@ async function handshake(conn: ByteConn, ctx: WorkerPortContext) {
     !(tokens.includes("ptth") || tokens.includes("ptth/1.0"))
   ) {
     return await refuse(
+      conn,
+      ctx,
       "bad-handshake",
       400,
       "Bad Request",
@@ -208,6 +242,8 @@ async function handshake(conn: ByteConn, ctx: WorkerPortContext) {
   }
   if (extra) {
     return await refuse(
+      conn,
+      ctx,
       "bad-handshake",
       400,
       "Bad Request",
@@ -219,6 +255,8 @@ async function handshake(conn: ByteConn, ctx: WorkerPortContext) {
     !bearerMatches(header(head, "authorization"), ctx.token)
   ) {
     return await refuse(
+      conn,
+      ctx,
       "unauthorized",
       401,
       "Unauthorized",
@@ -229,6 +267,8 @@ async function handshake(conn: ByteConn, ctx: WorkerPortContext) {
   const pool = ctx.pools.get(poolName);
   if (!pool || pool.retired) {
     return await refuse(
+      conn,
+      ctx,
       "unknown-pool",
       404,
       "Not Found",
@@ -237,6 +277,7 @@ async function handshake(conn: ByteConn, ctx: WorkerPortContext) {
   }
   await writeAll(conn, SWITCHING);
   ctx.metrics.workerConnection("accepted");
+  const remote = peer(conn);
   join(
     conn,
     pool,
