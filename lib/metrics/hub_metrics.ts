@@ -6,7 +6,13 @@
  * @module
  */
 
-import client from "prom-client";
+import {
+  Counter,
+  type CounterSeries,
+  Gauge,
+  Histogram,
+  TextRegistry,
+} from "./exposition.ts";
 import { StatusBoard } from "./status_board.ts";
 
 /** Buckets for waits and durations of expensive jobs, in seconds. */
@@ -63,92 +69,97 @@ export interface PoolSeries {
  */
 export class HubMetrics {
   /** The registry served at `/metrics`. */
-  readonly registry: client.Registry;
+  readonly registry: TextRegistry;
   /** The per-second history behind the status page. */
   readonly status: StatusBoard;
-  #queueWait: client.Histogram<"pool">;
-  #requests: client.Counter<"pool" | "code">;
-  #duration: client.Histogram<"pool">;
-  #rejected: client.Counter<"pool" | "reason">;
-  #redispatched: client.Counter<"pool">;
-  #workerConnections: client.Counter<"result">;
-  #workerDisconnects: client.Counter<"pool" | "reason">;
+  #queueWait: Histogram;
+  #requests: Counter;
+  #duration: Histogram;
+  #rejected: Counter;
+  #redispatched: Counter;
+  #workerConnections: Counter;
+  #workerDisconnects: Counter;
   #series = new Map<string, PoolSeries>();
 
   /** @param source where the gauges read pool state */
   constructor(source: PoolGaugeSource) {
-    const registry = new client.Registry();
+    const registry = new TextRegistry();
     this.registry = registry;
     this.status = new StatusBoard(source);
-    const registers = [registry];
-    new client.Gauge({
-      name: "pothead_hub_queue_length",
-      help: "Requests waiting in the pool's queue.",
-      labelNames: ["pool"],
-      registers,
-      collect() {
-        this.reset();
-        for (const p of source.pools()) this.set({ pool: p.name }, p.queued);
-      },
-    });
-    new client.Gauge({
-      name: "pothead_hub_workers",
-      help: "Worker connections of the pool by state.",
-      labelNames: ["pool", "state"],
-      registers,
-      collect() {
-        this.reset();
-        for (const p of source.pools()) {
-          this.set({ pool: p.name, state: "idle" }, p.idle);
-          this.set({ pool: p.name, state: "busy" }, p.busy);
-        }
-      },
-    });
-    this.#queueWait = new client.Histogram({
-      name: "pothead_hub_queue_wait_seconds",
-      help: "Time from a request's arrival to its dispatch to a worker.",
-      labelNames: ["pool"],
-      buckets: JOB_BUCKETS,
-      registers,
-    });
-    this.#requests = new client.Counter({
-      name: "pothead_hub_requests_total",
-      help: "Consumer requests answered, by pool and status code.",
-      labelNames: ["pool", "code"],
-      registers,
-    });
-    this.#duration = new client.Histogram({
-      name: "pothead_hub_request_duration_seconds",
-      help: "Time from a request's arrival to the end of its response.",
-      labelNames: ["pool"],
-      buckets: JOB_BUCKETS,
-      registers,
-    });
-    this.#rejected = new client.Counter({
-      name: "pothead_hub_rejected_total",
-      help: "Requests the hub answered itself, by reason (Pothead-Error).",
-      labelNames: ["pool", "reason"],
-      registers,
-    });
-    this.#redispatched = new client.Counter({
-      name: "pothead_hub_redispatched_total",
-      help: "Requests sent to a second worker after the first failed.",
-      labelNames: ["pool"],
-      registers,
-    });
-    this.#workerConnections = new client.Counter({
-      name: "pothead_hub_worker_connections_total",
-      help: "Worker connection attempts by result of the handshake.",
-      labelNames: ["result"],
-      registers,
-    });
-    this.#workerDisconnects = new client.Counter({
-      name: "pothead_hub_worker_disconnects_total",
-      help:
+    registry.add(
+      new Gauge(
+        "pothead_hub_queue_length",
+        "Requests waiting in the pool's queue.",
+        ["pool"],
+        function* () {
+          for (const p of source.pools()) yield [[p.name], p.queued];
+        },
+      ),
+    );
+    registry.add(
+      new Gauge(
+        "pothead_hub_workers",
+        "Worker connections of the pool by state.",
+        ["pool", "state"],
+        function* () {
+          for (const p of source.pools()) {
+            yield [[p.name, "idle"], p.idle];
+            yield [[p.name, "busy"], p.busy];
+          }
+        },
+      ),
+    );
+    this.#queueWait = registry.add(
+      new Histogram(
+        "pothead_hub_queue_wait_seconds",
+        "Time from a request's arrival to its dispatch to a worker.",
+        ["pool"],
+        JOB_BUCKETS,
+      ),
+    );
+    this.#requests = registry.add(
+      new Counter(
+        "pothead_hub_requests_total",
+        "Consumer requests answered, by pool and status code.",
+        ["pool", "code"],
+      ),
+    );
+    this.#duration = registry.add(
+      new Histogram(
+        "pothead_hub_request_duration_seconds",
+        "Time from a request's arrival to the end of its response.",
+        ["pool"],
+        JOB_BUCKETS,
+      ),
+    );
+    this.#rejected = registry.add(
+      new Counter(
+        "pothead_hub_rejected_total",
+        "Requests the hub answered itself, by reason (Pothead-Error).",
+        ["pool", "reason"],
+      ),
+    );
+    this.#redispatched = registry.add(
+      new Counter(
+        "pothead_hub_redispatched_total",
+        "Requests sent to a second worker after the first failed.",
+        ["pool"],
+      ),
+    );
+    this.#workerConnections = registry.add(
+      new Counter(
+        "pothead_hub_worker_connections_total",
+        "Worker connection attempts by result of the handshake.",
+        ["result"],
+      ),
+    );
+    this.#workerDisconnects = registry.add(
+      new Counter(
+        "pothead_hub_worker_disconnects_total",
         "Worker connections closed after joining a pool, by reason (timeouts per phase, faults, shutdown).",
-      labelNames: ["pool", "reason"],
-      registers,
-    });
+        ["pool", "reason"],
+      ),
+    );
   }
 
   /**
@@ -161,9 +172,9 @@ export class HubMetrics {
     if (s) return s;
     const wait = this.#queueWait.labels(name);
     const duration = this.#duration.labels(name);
-    const redispatched = this.#redispatched.labels(name);
-    const byCode = new Map<number, client.Counter.Internal>();
-    const byReason = new Map<string, client.Counter.Internal>();
+    let redispatched: CounterSeries | null = null;
+    const byCode = new Map<number, CounterSeries>();
+    const byReason = new Map<string, CounterSeries>();
     const history = this.status.pool(name);
     s = {
       queueWait: (seconds) => {
@@ -188,7 +199,8 @@ export class HubMetrics {
         }
         c.inc();
       },
-      redispatched: () => redispatched.inc(),
+      redispatched: () =>
+        (redispatched ??= this.#redispatched.labels(name)).inc(),
     };
     this.#series.set(name, s);
     return s;
@@ -199,7 +211,7 @@ export class HubMetrics {
    * @param result `accepted`, `legacy`, `unauthorized`, `unknown-pool`, `bad-handshake`, `handshake-timeout`, `tls-failed`
    */
   workerConnection(result: string): void {
-    this.#workerConnections.inc({ result });
+    this.#workerConnections.inc(result);
   }
 
   /**
@@ -208,6 +220,6 @@ export class HubMetrics {
    * @param reason a `WorkerCloseCode`: `response-timeout`, `probe-timeout`, `body-idle-timeout`, `bytes-while-idle`, `worker-closed`, `protocol-error`, `worker-asked`, `consumer-gone`, `request-failed`, `shutdown`, `closed`
    */
   workerDisconnected(pool: string, reason: string): void {
-    this.#workerDisconnects.inc({ pool, reason });
+    this.#workerDisconnects.inc(pool, reason);
   }
 }

@@ -10,7 +10,7 @@
  */
 
 import type { Socket } from "node:net";
-import * as tls from "node:tls";
+import type * as tls from "node:tls";
 import type { ByteConn, ByteListener } from "./byte_conn.ts";
 
 /** Options of {@linkcode listenMutualTls}. */
@@ -173,7 +173,10 @@ export async function listenMutualTls(
     wake = null;
     w?.();
   };
-  const server = tls.createServer({
+  // Loaded only here: the Node.js TLS layer costs an idle hub that does not
+  // ask for client certificates megabytes of resident memory (issue 6).
+  const { createServer } = await import("node:tls");
+  const server = createServer({
     cert: options.cert,
     key: options.key,
     ca: options.ca,
