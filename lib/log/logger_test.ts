@@ -93,3 +93,17 @@ Deno.test("stderr sink: lines still buffered are written before an uncaught erro
   assert.equal(rejected[0], "INFO before the rejection");
   assert(rejected.some((l) => l.includes("boom")));
 });
+
+Deno.test("Logger: the time of every line is the ISO 8601 of that moment", () => {
+  const lines: string[] = [];
+  const log = new Logger({ format: "json", sink: (l) => lines.push(l) });
+  for (let i = 0; i < 2000; i++) {
+    const before = Date.now();
+    log.info("t");
+    const after = Date.now();
+    const { time } = JSON.parse(lines[i]);
+    assert.match(time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    const t = Date.parse(time);
+    assert(before <= t && t <= after, `${time} not in [${before}, ${after}]`);
+  }
+});
