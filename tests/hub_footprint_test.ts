@@ -9,6 +9,7 @@
  */
 
 import assert from "node:assert/strict";
+import { HUB_V8_FLAGS } from "../scripts/compile.ts";
 
 interface Dependency {
   code?: { specifier: string };
@@ -55,4 +56,15 @@ Deno.test("hub.ts loads no npm package, node:tls or node:crypto at start", async
   );
   assert.deepEqual(heavy, []);
   assert.ok(graph.some((s) => s.endsWith("/lib/hub/serve_hub.ts")));
+});
+
+Deno.test("the hub gets the same V8 flags from deno task hub, the README and the compiled binary", async () => {
+  const root = new URL("../", import.meta.url);
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("deno.json", root)),
+  );
+  const flags = HUB_V8_FLAGS.join(" ");
+  assert.equal(config.tasks.hub, `deno run -A ${flags} hub.ts`);
+  const readme = await Deno.readTextFile(new URL("README.md", root));
+  assert.ok(readme.includes(`deno run -A ${flags} hub.ts`));
 });

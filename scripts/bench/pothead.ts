@@ -5,6 +5,7 @@
  * @module
  */
 
+import { HUB_V8_FLAGS } from "../compile.ts";
 import type { Balancer } from "./haproxy.ts";
 import { HttpConnection, withTimeout } from "./http_client.ts";
 import {
@@ -33,7 +34,13 @@ export function setProfileDir(dir: string | undefined): void {
 }
 
 function denoRun(kind: "hub" | "worker"): string[] {
-  const base = [Deno.execPath(), "run", "-A"];
+  // The hub runs with the V8 flags it has everywhere (README, "Performance").
+  const base = [
+    Deno.execPath(),
+    "run",
+    "-A",
+    ...(kind === "hub" ? HUB_V8_FLAGS : []),
+  ];
   return profileDir
     ? [...base, "--cpu-prof", `--cpu-prof-dir=${profileDir}/${kind}`]
     : base;
