@@ -375,10 +375,14 @@ export async function serveConnection(
     try {
       req = new Request(url, {
         method: head.method,
-        headers: head.headers,
         body,
         signal: abort.signal,
       });
+      // Appended one by one rather than given to the constructor: the same
+      // checks and list, without WebIDL's conversion of a sequence of pairs
+      // (about 4 KiB of garbage and a microsecond per request; issue 6).
+      const headers = req.headers;
+      for (const [name, value] of head.headers) headers.append(name, value);
     } catch (err) {
       await writeResponse(
         conn,
@@ -387,7 +391,7 @@ export async function serveConnection(
           { status: 400 },
         ),
         head.method,
-        false,
+        true, // the connection ends here: say so (RFC 9112 §9.6)
       ).catch(() => {});
       return "closed";
     }

@@ -129,3 +129,23 @@ Deno.test("serveConnection: the fields the worker reads, whatever their case; re
     await c.close();
   }
 });
+
+Deno.test("serveConnection: a request the app's Request cannot hold is answered 400 and the connection closed", async () => {
+  let called = false;
+  const c = await connect({
+    fetch() {
+      called = true;
+      return new Response("no\n");
+    },
+  });
+  try {
+    await c.send("GET /p HTTP/1.1\r\nHost: bad host\r\n\r\n");
+    const { head, body } = await c.response();
+    assert.match(head, /^HTTP\/1\.1 400 /);
+    assert.match(body, /^bad request: /);
+    assert.match(head.toLowerCase(), /\r\nconnection: close(\r\n|$)/);
+    assert(!called);
+  } finally {
+    await c.close();
+  }
+});
