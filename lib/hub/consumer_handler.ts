@@ -188,15 +188,16 @@ export function createConsumerHandler(
           signal,
           front: attempt > 0 || declined > 0,
           deadline,
+          now: attempt === 0 && declined === 0 ? start : undefined,
         });
       } catch (err) {
         if (err instanceof HubError) return fail(err);
         return gone();
       }
       const conn = acquired.conn;
-      const waited = ctx.clock.now() - acquired.since;
+      const now = ctx.clock.now();
+      const waited = now - acquired.since;
       outcome.queueMs += waited;
-      if (attempt === 0 && declined === 0) series.queueWait(waited / 1000);
       if (signal.aborted) {
         pool.release(conn);
         return gone();
@@ -207,10 +208,12 @@ export function createConsumerHandler(
           "consumer went away before the response head",
           "consumer-gone",
         );
-      signal.addEventListener("abort", onAbort, { once: true });
       let res: WorkerResponse;
       try {
-        res = await conn.exchange(
+        // The request goes out first (exchange writes the head before its
+        // first await, unless it reads a small body); the bookkeeping below
+        // runs while the worker works.
+        const exchanged = conn.exchange(
           {
             method: req.method,
             target,
@@ -220,7 +223,11 @@ export function createConsumerHandler(
           },
           pool.settings.responseTimeoutMs,
           bytesOut = { n: 0 },
+          now,
         );
+        signal.addEventListener("abort", onAbort, { once: true });
+        if (attempt === 0 && declined === 0) series.queueWait(waited / 1000);
+        res = await exchanged;
       } catch (err) {
         signal.removeEventListener("abort", onAbort);
         if (signal.aborted) return gone();
@@ -283,6 +290,7 @@ export function createConsumerHandler(
         requestId,
         worker: conn.name,
         queueMs: round(outcome.queueMs),
+        wholeBody: res.body instanceof Uint8Array,
       });
       outcome.status = status;
       if (res.body instanceof ReadableStream) {

@@ -151,6 +151,12 @@ export interface ResponseAdditions {
   worker: string;
   /** `Server-Timing: queue;dur=…` (added to the worker's), in ms. */
   queueMs: number;
+  /**
+   * The body is handed on whole, as bytes: the worker's `Content-Length` is
+   * left out, since `Deno.serve` writes one from the bytes (the same value:
+   * the codec framed the body by it). @default {false}
+   */
+  wholeBody?: boolean;
 }
 
 /**
@@ -189,9 +195,11 @@ export function responseHeadersForConsumer(
     }
   }
   const out: [string, string][] = [];
+  const whole = add.wholeBody === true;
   for (const pair of pairs) {
     const lower = pair[0].toLowerCase();
     if (isHopByHop(lower, tokens) || REPLACED.has(lower)) continue;
+    if (whole && lower === "content-length") continue;
     out.push(pair);
   }
   out.push(["x-request-id", add.requestId]);

@@ -60,3 +60,19 @@ Deno.test("request fields: sorted and combined as Headers gives them, framing an
     ["x-request-id", "r"],
   ]);
 });
+
+Deno.test("response fields: a body handed on whole leaves the worker's Content-Length to Deno.serve", () => {
+  const pairs: [string, string][] = [
+    ["Content-Length", "2"],
+    ["content-type", "text/plain"],
+  ];
+  const add = { requestId: "i", worker: "w", queueMs: 0 };
+  assert.deepEqual(
+    responseHeadersForConsumer(pairs, { ...add, wholeBody: true }).map((
+      [n],
+    ) => n),
+    ["content-type", "x-request-id", "pothead-worker", "server-timing"],
+  );
+  // A streamed body or a HEAD response: the worker's length is what counts.
+  assert.equal(responseHeadersForConsumer(pairs, add)[0][0], "Content-Length");
+});

@@ -381,6 +381,7 @@ export class WorkerConn {
    * @param req the request
    * @param responseTimeoutMs how long the worker has to send the head
    * @param stats `n` counts the response body bytes handed on
+   * @param now the clock read just now by the caller (saves a reading)
    * @returns the response; its body stream reads from the worker on demand
    * @throws {WorkerFailure} when the worker failed; {@linkcode HubError} when the consumer's body did
    */
@@ -388,6 +389,7 @@ export class WorkerConn {
     req: OutgoingRequest,
     responseTimeoutMs: number,
     stats: { n: number } = { n: 0 },
+    now: number = this.#clock.now(),
   ): Promise<WorkerResponse> {
     if (this.state === "closed") {
       throw new WorkerFailure(
@@ -401,7 +403,7 @@ export class WorkerConn {
     const first = this.#takePending();
     this.#parserFor().expect(req.method);
     this.#bodyError = null;
-    this.#deadline = this.#clock.now() + responseTimeoutMs;
+    this.#deadline = now + responseTimeoutMs;
     this.#deadlineReason = "response-timeout";
     this.#deadlineCode = "response-timeout";
 
