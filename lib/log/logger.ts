@@ -103,11 +103,12 @@ function textFields(fields: LogFields): string {
   return text;
 }
 
+/** The level as written in text lines, with the spaces around it. */
 const LEVEL_TEXT: Record<LogLevel, string> = {
-  debug: "DEBUG",
-  info: "INFO",
-  warn: "WARN",
-  error: "ERROR",
+  debug: " DEBUG ",
+  info: " INFO ",
+  warn: " WARN ",
+  error: " ERROR ",
 };
 
 let lastSecond = NaN;
@@ -195,21 +196,22 @@ export class Logger {
     const time = isoTime();
     if (this.#format === "json") {
       const obj: Record<string, unknown> = { time, level, msg };
-      for (const k of Object.keys(this.#base)) {
+      for (const k in this.#base) {
         const v = this.#base[k];
         if (v !== undefined) obj[k] = v;
       }
-      for (const k of Object.keys(fields)) {
+      for (const k in fields) {
         const v = fields[k];
         if (v !== undefined) obj[k] = v;
       }
       this.#sink(JSON.stringify(obj), level);
       return;
     }
-    let line = `${time} ${LEVEL_TEXT[level]} ${msg}${this.#baseText}`;
-    for (const k of Object.keys(fields)) {
+    let line = time + LEVEL_TEXT[level] + msg + this.#baseText;
+    // for-in, not Object.keys: no array per line (fields are plain objects).
+    for (const k in fields) {
       const v = fields[k];
-      if (v !== undefined) line += ` ${k}=${textValue(v)}`;
+      if (v !== undefined) line += " " + k + "=" + textValue(v);
     }
     this.#sink(line, level);
   }
