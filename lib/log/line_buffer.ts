@@ -6,7 +6,8 @@
  * Lines are kept whole and in order; a batch is written in pieces of whole
  * lines of at most 4 KiB (PIPE_BUF), so lines never interleave, not even
  * with those of other processes writing to the same pipe. The batch goes out when the first
- * buffered line is `delayMs` old, when it reaches `maxBytes`, or when
+ * buffered line is `delayMs` old, when the next line would not fit in
+ * `maxBytes`, or when
  * {@linkcode LineBuffer.flush} is called (urgent lines, exit, errors).
  *
  * @module
@@ -24,7 +25,7 @@ export interface LineBufferOptions {
   write: SyncWrite;
   /** Longest time a line waits in the buffer, ms. @default {20} */
   delayMs?: number;
-  /** Buffered bytes that trigger a write at once. @default {65536} */
+  /** Size of the buffer: a batch that would outgrow it is written at once. @default {65536} */
   maxBytes?: number;
   /**
    * Schedules the delayed write. @default {unrefTimeout} (a timer that does
@@ -70,9 +71,14 @@ const ATOMIC_BYTES = 4096;
 export class LineBuffer {
   readonly #write: SyncWrite;
   readonly #delayMs: number;
-  readonly #maxBytes: number;
   readonly #schedule: FlushScheduler;
-  #text = "";
+  /**
+   * Lines are encoded into this buffer as they come: the strings die young
+   * and the batch waits outside the JavaScript heap, where the garbage
+   * collector does not copy it from space to space.
+   */
+  readonly #buf: Uint8Array;
+  #len = 0;
   #scheduled = false;
   readonly #onTimer = () => {
     this.#scheduled = false;
@@ -83,39 +89,53 @@ export class LineBuffer {
   constructor(options: LineBufferOptions) {
     this.#write = options.write;
     this.#delayMs = options.delayMs ?? 20;
-    this.#maxBytes = options.maxBytes ?? 65536;
+    this.#buf = new Uint8Array(options.maxBytes ?? 65536);
     this.#schedule = options.schedule ?? unrefTimeout;
   }
 
   /** Whether lines wait to be written. */
   get pending(): boolean {
-    return this.#text.length > 0;
+    return this.#len > 0;
   }
 
   /**
-   * Adds a line (without its newline); it is written within `delayMs`.
+   * Adds a line (without its newline); it is written within `delayMs`, or
+   * at once with the lines before it when the buffer is full.
    * @param line the line
    */
   push(line: string): void {
-    this.#text += line + "\n";
-    // Characters, not bytes: a close enough measure for a cap.
-    if (this.#text.length >= this.#maxBytes) {
+    // At most three bytes per UTF-16 code unit, plus the newline.
+    const most = line.length * 3 + 1;
+    if (this.#len + most > this.#buf.length) {
       this.flush();
-    } else if (!this.#scheduled) {
+      if (most > this.#buf.length) {
+        this.#writeAll(encoder.encode(line + "\n"));
+        return;
+      }
+    }
+    this.#len += encoder.encodeInto(line, this.#buf.subarray(this.#len))
+      .written;
+    this.#buf[this.#len++] = NEWLINE;
+    if (!this.#scheduled) {
       this.#scheduled = true;
       this.#schedule(this.#onTimer, this.#delayMs);
     }
   }
 
   /**
-   * Writes every buffered line now (one write per 4 KiB of lines). A failed write drops
-   * the batch (there is nowhere left to report it) instead of throwing into
-   * the code that logged.
+   * Writes every buffered line now (one write per 4 KiB of lines). A failed
+   * write drops the batch (there is nowhere left to report it) instead of
+   * throwing into the code that logged.
    */
   flush(): void {
-    if (this.#text.length === 0) return;
-    const bytes = encoder.encode(this.#text);
-    this.#text = "";
+    if (this.#len === 0) return;
+    const bytes = this.#buf.subarray(0, this.#len);
+    this.#len = 0;
+    // The writes are synchronous: the buffer is free again afterwards.
+    this.#writeAll(bytes);
+  }
+
+  #writeAll(bytes: Uint8Array): void {
     try {
       // Pieces of whole lines, each at most PIPE_BUF bytes: a pipe takes
       // such a write in one piece, so the lines of processes sharing

@@ -50,12 +50,22 @@ Deno.test("LineBuffer.flush writes at once; the timer then finds nothing", () =>
   assert.deepEqual(writes, ["one\n"]);
 });
 
-Deno.test("LineBuffer writes at once when the batch reaches maxBytes", () => {
-  const { buffer, writes } = setup({ maxBytes: 10 });
-  buffer.push("12345");
+Deno.test("LineBuffer writes the batch at once when the next line would not fit", () => {
+  const { buffer, writes } = setup({ maxBytes: 18 });
+  buffer.push("12345"); // 6 bytes; at most 16 counted
   assert.deepEqual(writes, []);
-  buffer.push("6789");
-  assert.deepEqual(writes, ["12345\n6789\n"]);
+  buffer.push("6789"); // at most 13 more: 6 + 13 > 18
+  assert.deepEqual(writes, ["12345\n"]);
+  buffer.flush();
+  assert.deepEqual(writes, ["12345\n", "6789\n"]);
+});
+
+Deno.test("LineBuffer writes a line larger than its buffer alone, after the lines before it", () => {
+  const { buffer, writes } = setup({ maxBytes: 64 });
+  buffer.push("first");
+  buffer.push("é".repeat(40));
+  assert.deepEqual(writes, ["first\n", "é".repeat(40) + "\n"]);
+  assert(!buffer.pending);
 });
 
 Deno.test("LineBuffer cuts a batch only between lines, in pieces of at most 4 KiB", () => {
