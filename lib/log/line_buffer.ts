@@ -63,7 +63,7 @@ const ATOMIC_BYTES = 4096;
  * });
  * buf.push("one");
  * buf.push("two");
- * if (writes.length !== 0) throw new Error("written too early");
+ * if (writes.join("") !== "") throw new Error("written too early");
  * later();
  * if (writes.join("") !== "one\ntwo\n" || writes.length !== 1) throw new Error();
  * ```
