@@ -321,13 +321,21 @@ export async function serveConnection(
     };
 
     let body: ReadableStream<Uint8Array> | null = null;
-    if (hasBody && head.method !== "GET" && head.method !== "HEAD") {
+    /** The body, when all of it came with the head. */
+    let whole: Uint8Array<ArrayBuffer> | null = null;
+    if (
+      hasBody && bodyEnded && head.method !== "GET" && head.method !== "HEAD"
+    ) {
+      // Handed to the Request as bytes: the app reads the same body, and
+      // no stream is built for it (the common small upload; issue 6).
+      // (Read buffers are plain ArrayBuffers, never shared ones.)
+      whole = initial === null
+        ? new Uint8Array(0)
+        : concatBytes(initial) as Uint8Array<ArrayBuffer>;
+    } else if (hasBody && head.method !== "GET" && head.method !== "HEAD") {
       body = new ReadableStream<Uint8Array>({
         start(c) {
           if (initial) { for (const d of initial) c.enqueue(d); }
-          if (bodyEnded) {
-            c.close();
-          }
         },
         async pull(c) {
           try {
@@ -375,7 +383,7 @@ export async function serveConnection(
     try {
       req = new Request(url, {
         method: head.method,
-        body,
+        body: whole ?? body,
         signal: abort.signal,
       });
       // Appended one by one rather than given to the constructor: the same

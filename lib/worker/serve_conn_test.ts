@@ -149,3 +149,34 @@ Deno.test("serveConnection: a request the app's Request cannot hold is answered 
     await c.close();
   }
 });
+
+Deno.test("serveConnection: a body that came whole with the head reaches the app whole, however it was framed", async () => {
+  const c = await connect({
+    async fetch(req) {
+      if (new URL(req.url).pathname === "/reader") {
+        const parts: string[] = [];
+        const r = req.body!.getReader();
+        for (let x = await r.read(); !x.done; x = await r.read()) {
+          parts.push(decoder.decode(x.value));
+        }
+        return new Response(parts.join(""));
+      }
+      return new Response(`${req.headers.get("content-type")} ${await req
+        .text()}`);
+    },
+  });
+  try {
+    await c.send(post("/text", "hello"));
+    assert.equal((await c.response()).body, "null hello");
+    await c.send(post("/reader", "x".repeat(5000)));
+    assert.equal((await c.response()).body, "x".repeat(5000));
+    await c.send(
+      "POST /text HTTP/1.1\r\nHost: w\r\nTransfer-Encoding: chunked\r\n" +
+        "Content-Type: text/x-a\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n",
+    );
+    assert.equal((await c.response()).body, "text/x-a abcdefg");
+    assert.deepEqual(c.jobs.map((j) => j.status), [200, 200, 200]);
+  } finally {
+    await c.close();
+  }
+});
