@@ -6,7 +6,8 @@
  *
  * Routes:
  * - `GET /job?ms=N`: the "expensive" job: sleeps N ms (setTimeout), answers
- *   with its measured duration in `x-job-us`.
+ *   with its measured duration in `x-job-us`, when it started and ended
+ *   (`x-job-start`, `x-job-end`, Unix ms) and its process (`x-job-pid`).
  * - `GET /hello`: a trivial answer, for per-request overhead.
  * - `GET /download?bytes=N`: streams N bytes (64 KiB chunks, backpressured).
  * - `POST /upload`: reads the whole body, answers with the byte count.
@@ -80,9 +81,18 @@ export function handle(req: Request): Response | Promise<Response> {
       if (!(ms >= 0 && ms <= 600_000)) {
         return new Response("bad ms\n", { status: 400 });
       }
+      const startAt = performance.timeOrigin + performance.now();
       return sleepJob(ms).then((took) =>
         new Response("done\n", {
-          headers: { "x-job-us": String(Math.round(took * 1000)) },
+          headers: {
+            "x-job-us": String(Math.round(took * 1000)),
+            // for the slot dead time (dead_time.ts): when, and where
+            "x-job-start": startAt.toFixed(3),
+            "x-job-end": (performance.timeOrigin + performance.now()).toFixed(
+              3,
+            ),
+            "x-job-pid": String(Deno.pid),
+          },
         })
       );
     }

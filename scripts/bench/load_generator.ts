@@ -11,6 +11,7 @@
  * @module
  */
 
+import type { JobTimes } from "./dead_time.ts";
 import type { Arrival } from "./prng.ts";
 import { HttpConnection, withTimeout } from "./http_client.ts";
 import { procCpuSeconds } from "./procs.ts";
@@ -47,6 +48,12 @@ export interface OpenLoopResult {
    * when the response did not carry it.
    */
   jobMs: Float64Array;
+  /**
+   * Per arrival, when it was sent and when its job started and ended at the
+   * app (`x-job-start`, `x-job-end`: Unix ms with fractions), and which
+   * process ran it (`x-job-pid`); NaN / 0 when the response did not say.
+   */
+  jobTimes: JobTimes;
   peakConns: number;
   openedConns: number;
   /** Times a send waited for a connection because maxConns was reached. */
@@ -180,6 +187,12 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   const status = new Uint16Array(n);
   const sendLagMs = new Float64Array(n);
   const jobMs = new Float64Array(n).fill(NaN);
+  const jobTimes = {
+    sentAt: new Float64Array(n).fill(NaN),
+    startAt: new Float64Array(n).fill(NaN),
+    endAt: new Float64Array(n).fill(NaN),
+    pid: new Uint32Array(n),
+  };
   const errorSamples: string[] = [];
   let ok = 0, failed = 0;
 
@@ -196,12 +209,21 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
       await withTimeout(
         (async () => {
           conn = await pool.acquire();
+          jobTimes.sentAt[i] = performance.timeOrigin + performance.now();
           const r = await conn.request({ path: o.path(a) });
           status[i] = r.status;
           if (r.status === 200) {
             latencyMs[i] = performance.now() - scheduled;
             const us = r.headers.get("x-job-us");
             if (us !== undefined) jobMs[i] = Number(us) / 1000;
+            const startAt = r.headers.get("x-job-start");
+            const endAt = r.headers.get("x-job-end");
+            const pid = r.headers.get("x-job-pid");
+            if (startAt && endAt && pid) {
+              jobTimes.startAt[i] = Number(startAt);
+              jobTimes.endAt[i] = Number(endAt);
+              jobTimes.pid[i] = Number(pid);
+            }
             ok++;
           } else {
             failed++;
@@ -248,6 +270,7 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
     errorSamples,
     sendLagMs,
     jobMs,
+    jobTimes,
     peakConns: pool.peak,
     openedConns: pool.opened,
     clientQueued: pool.queued,

@@ -10,6 +10,7 @@
 
 import { startBackends } from "./backends.ts";
 import { measureServiceTimes } from "./calibrate.ts";
+import { deadTimes } from "./dead_time.ts";
 import { ServiceTimes, type SimJob, simulateFifo } from "./ideal_queue.ts";
 import { runOpenLoop } from "./load_generator.ts";
 import {
@@ -24,6 +25,9 @@ import { percentile, sorted, summarize, type Summary } from "./stats.ts";
 import { latencyChart, type Series } from "./svg_chart.ts";
 import { startSystem, SYSTEM_NAMES, type SystemId } from "./systems.ts";
 import { fx, int, mdTable } from "./table.ts";
+
+/** Zero-length jobs each system serves before the measured run. */
+export const WARMUP_JOBS = 2000;
 
 /** Simulations pooled for the ideal queue with the measured service time. */
 export const SIM_REPLICAS = 20;
@@ -66,6 +70,8 @@ export interface TailRow {
   ownIdealP99?: number;
   /** Mean job duration the app measured in this run, per nominal size. */
   jobMeanMs?: Map<number, number>;
+  /** Slot dead time: idle gaps (ms) after a job while a request waited. */
+  dead?: { mean: number; p50: number; p90: number; n: number };
   /** p99 of every round this system ran, in order (when it ran more than once). */
   roundP99s?: number[];
 }
@@ -112,6 +118,13 @@ export function ownJobTimes(
     [...sum].sort((x, y) => x[0] - y[0]).map(([k, [t, n]]) => [k, t / n]),
   );
   return { jobs, meanBySize };
+}
+
+function deadSummary(
+  gaps: number[],
+): { mean: number; p50: number; p90: number; n: number } {
+  const s = summarize(gaps);
+  return { mean: s.mean, p50: s.p50, p90: s.p90, n: s.n };
 }
 
 /** Runs the scenario. */
@@ -209,10 +222,12 @@ export async function runTail(o: TailOptions): Promise<TailResult> {
         queueTimeout: "60s",
       });
       try {
-        // warm-up: 40 tiny jobs, then a pause
+        // Warm-up, the same for every system: 2,000 zero-length jobs offered
+        // at 1,000/s (the JavaScript on every path reaches its optimised
+        // state, as in a service that has been running), then a pause.
         const warm = Array.from(
-          { length: 40 },
-          (_, i) => ({ atMs: i * 5, jobMs: 1 }),
+          { length: WARMUP_JOBS },
+          (_, i) => ({ atMs: i, jobMs: 0 }),
         );
         await runOpenLoop({
           host: "127.0.0.1",
@@ -243,6 +258,7 @@ export async function runTail(o: TailOptions): Promise<TailResult> {
           genCpuPct: 100 * r.cpuSec / (r.wallMs / 1000),
           ownIdealP99: summarize(simulateFifo(own.jobs, o.servers)).p99,
           jobMeanMs: own.meanBySize,
+          dead: deadSummary(deadTimes(r.jobTimes)),
         };
         const runs = byId.get(id) ?? [];
         runs.push(row);
@@ -256,7 +272,9 @@ export async function runTail(o: TailOptions): Promise<TailResult> {
             [...own.meanBySize].map(([k, v]) => `${k}→${v.toFixed(2)}`).join(
               ", ",
             )
-          } ms), failed ${r.failed}${
+          } ms; slot dead time mean ${fx(row.dead?.mean ?? NaN, 3)} ms over ${
+            row.dead?.n ?? 0
+          } gaps), failed ${r.failed}${
             r.errorSamples.length ? ` (${r.errorSamples.join("; ")})` : ""
           }`,
         );
@@ -311,6 +329,7 @@ export async function runTail(o: TailOptions): Promise<TailResult> {
       "mean job ms, as the app measured it in this run",
       "ideal p99 with these job times",
       "p99 ÷ that ideal",
+      "slot dead time ms, mean / p50 / p90 (gaps)",
     ],
     live.map((r) => [
       r.name,
@@ -319,6 +338,11 @@ export async function runTail(o: TailOptions): Promise<TailResult> {
       ).join(", "),
       fx(r.ownIdealP99 ?? NaN),
       fx(r.summary.p99 / (r.ownIdealP99 ?? NaN), 3),
+      r.dead
+        ? `${fx(r.dead.mean, 3)} / ${fx(r.dead.p50, 3)} / ${
+          fx(r.dead.p90, 3)
+        } (${int(r.dead.n)})`
+        : "—",
     ]),
   );
   const lagP99 = Math.max(...live.map((r) => r.lag?.p99 ?? NaN));
@@ -343,6 +367,9 @@ export async function runTail(o: TailOptions): Promise<TailResult> {
       o.durationMs / 1000
     } s, seed ${o.seed}: ${arrivals.length} requests, the identical sequence for every system. ` +
     `Latency from the scheduled send time to the last response byte. The job sleeps (\`setTimeout\`). ` +
+    `Each system first serves ${
+      WARMUP_JOBS.toLocaleString("en-US")
+    } zero-length jobs (warm-up). ` +
     "pothead: 4 `worker.ts --workers 1` processes; HAProxy/nginx: 4 `Deno.serve` processes running the same " +
     "handler behind a mutex, so each runs one job at a time and queues the rest, as a busy one-job machine does.",
     "",
@@ -355,7 +382,9 @@ export async function runTail(o: TailOptions): Promise<TailResult> {
     table,
     "",
     "Each system against the ideal queue fed that run's own job durations (the app's `x-job-us`): " +
-    "the ratio is the balancer's own cost, with the app's slowdown under that system taken out.",
+    "the ratio is the balancer's own cost, with the app's slowdown under that system taken out. " +
+    "Slot dead time: how long a slot stayed idle after a job while a request was already waiting " +
+    "(zero in the ideal queue; every request queued behind it pays it again).",
     "",
     ownTable,
     "",
