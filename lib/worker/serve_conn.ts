@@ -540,6 +540,10 @@ async function drainBody(
  * chunked.
  * @returns body bytes written
  */
+/** What {@linkcode writeResponse} sees when the app's next chunk is not there yet. */
+const NOT_YET: unique symbol = Symbol("not yet");
+const notYet = Promise.resolve(NOT_YET);
+
 async function writeResponse(
   conn: Deno.Conn,
   res: Response,
@@ -582,8 +586,17 @@ async function writeResponse(
     await writeAll(conn, head(["content-length", "0"]));
     return 0;
   }
-  const second = await reader.read();
-  if (second.done) {
+  // A body whose end is already there (a string, bytes, JSON: the usual
+  // answer) goes out as head and body in one write with its length. Whether
+  // the end is there is asked without waiting: a stream the app is still
+  // producing (progress of a long job) must not hold its first chunk back
+  // until the next one exists.
+  const pendingSecond = reader.read();
+  // Awaited below on every path that goes on reading; this only keeps a
+  // failure after a failed write from going unhandled.
+  pendingSecond.catch(() => {});
+  const ready = await Promise.race([pendingSecond, notYet]);
+  if (ready !== NOT_YET && ready.done) {
     await writeAll(
       conn,
       joinBytes(
@@ -597,10 +610,12 @@ async function writeResponse(
   if (declared !== null && /^\d+$/.test(declared)) {
     const length = Number(declared);
     await writeAll(conn, head(["content-length", declared]));
+    let next: Promise<ReadableStreamReadResult<Uint8Array>> | null =
+      pendingSecond;
     for (
       let chunk: ReadableStreamReadResult<Uint8Array> = first;
       !chunk.done;
-      chunk = written === first.value.length ? second : await reader.read()
+      chunk = await (next ?? reader.read()), next = null
     ) {
       written += chunk.value.length;
       if (written > length) {
@@ -619,12 +634,11 @@ async function writeResponse(
     concatBytes([
       head(["transfer-encoding", "chunked"]),
       encodeChunk(first.value),
-      encodeChunk(second.value),
     ]),
   );
-  written = first.value.length + second.value.length;
-  for (;;) {
-    const { done, value } = await reader.read();
+  written = first.value.length;
+  for (let next = pendingSecond;; next = reader.read()) {
+    const { done, value } = await next;
     if (done) break;
     if (value.length === 0) continue;
     written += value.length;

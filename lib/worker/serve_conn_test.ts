@@ -27,6 +27,7 @@ async function connect(app: PotheadApp) {
     onJobEnd: (job) => jobs.push(job),
   });
   let buffered = "";
+  let pendingRead: Promise<number | null> | null = null;
   /** Reads one response with a Content-Length body. */
   const response = async (): Promise<{ head: string; body: string }> => {
     const buf = new Uint8Array(65536);
@@ -48,6 +49,14 @@ async function connect(app: PotheadApp) {
   };
   return {
     send: (text: string) => hubSide.write(encoder.encode(text)),
+    /** One raw read from the worker (pending reads carry over). */
+    hubRead(buf: Uint8Array): Promise<number | null> {
+      pendingRead ??= hubSide.read(buf).then((n) => {
+        pendingRead = null;
+        return n;
+      }, () => null);
+      return pendingRead;
+    },
     response,
     jobs,
     async close() {
@@ -178,5 +187,56 @@ Deno.test("serveConnection: a body that came whole with the head reaches the app
     assert.deepEqual(c.jobs.map((j) => j.status), [200, 200, 200]);
   } finally {
     await c.close();
+  }
+});
+
+Deno.test("serveConnection: the first chunk of a streamed body goes out before the app has the next one", async () => {
+  // A job that streams progress: one chunk, then a long computation. The head
+  // and that chunk must reach the hub at once (else the consumer sees nothing
+  // and the hub's response timeout runs), with or without a declared length.
+  for (const declared of [false, true]) {
+    let release = () => {};
+    const later = new Promise<void>((r) => release = r);
+    const c = await connect({
+      fetch() {
+        const body = new ReadableStream<Uint8Array>({
+          async start(ctrl) {
+            ctrl.enqueue(encoder.encode("started\n"));
+            await later;
+            ctrl.enqueue(encoder.encode("done\n"));
+            ctrl.close();
+          },
+        });
+        return new Response(body, {
+          headers: declared ? { "content-length": "13" } : {},
+        });
+      },
+    });
+    try {
+      await c.send("GET /progress HTTP/1.1\r\nHost: w\r\n\r\n");
+      let seen = "";
+      const buf = new Uint8Array(4096);
+      // Bounded: the worker gets up to 5 s to send the first chunk, while the
+      // app holds the rest back.
+      const deadline = Date.now() + 5000;
+      while (!seen.includes("started") && Date.now() < deadline) {
+        const n = await Promise.race([
+          c.hubRead(buf),
+          new Promise<null>((r) => setTimeout(() => r(null), 250)),
+        ]);
+        if (n) seen += decoder.decode(buf.subarray(0, n));
+      }
+      release();
+      assert.match(seen, /^HTTP\/1\.1 200/, `declared=${declared}`);
+      assert.ok(seen.includes("started\n"), `declared=${declared}: ${seen}`);
+      assert.equal(
+        /content-length: 13/i.test(seen),
+        declared,
+        `declared=${declared}: ${seen}`,
+      );
+    } finally {
+      release();
+      await c.close();
+    }
   }
 });
