@@ -553,15 +553,9 @@ export class WorkerConn {
       } else if (this.#reader.buffered) {
         chunk = await this.#reader.read();
       } else {
-        pooled = HEAD_BUFFERS.take();
-        let n: number | null;
-        try {
-          n = await this.#conn.read(pooled);
-        } catch (err) {
-          HEAD_BUFFERS.give(pooled);
-          throw err;
-        }
-        chunk = n === null ? null : pooled.subarray(0, n);
+        const r = await HEAD_BUFFERS.read(this.#conn);
+        pooled = r?.buf ?? null;
+        chunk = r ? r.buf.subarray(0, r.n) : null;
       }
       try {
         if (this.state === "closed") {

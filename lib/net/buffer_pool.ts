@@ -11,6 +11,8 @@
  * @module
  */
 
+import type { Readable } from "./conn_reader.ts";
+
 /**
  * A free list of equal-sized buffers. It keeps at most `keep` of them; more
  * given back are left to the garbage collector, so a burst of concurrent
@@ -54,6 +56,29 @@ export class BufferPool {
    */
   take(): Uint8Array {
     return this.#free.pop() ?? new Uint8Array(this.size);
+  }
+
+  /**
+   * Reads once from `conn` into a buffer of this pool. The caller gives the
+   * buffer back once nothing refers to its bytes.
+   * @param conn the socket (or anything with `read`)
+   * @returns the buffer and the byte count, or null at the end of the stream
+   * (the buffer has gone back then, as when the read fails)
+   */
+  async read(conn: Readable): Promise<{ buf: Uint8Array; n: number } | null> {
+    const buf = this.take();
+    let n: number | null;
+    try {
+      n = await conn.read(buf);
+    } catch (err) {
+      this.give(buf);
+      throw err;
+    }
+    if (n === null) {
+      this.give(buf);
+      return null;
+    }
+    return { buf, n };
   }
 
   /**

@@ -205,20 +205,10 @@ export async function serveConnection(
   // the bytes put back after the last message).
   const readHead = async (): Promise<Uint8Array | null> => {
     if (reader.buffered) return reader.read();
-    const buf = HEAD_BUFFERS.take();
-    let n: number | null;
-    try {
-      n = await conn.read(buf);
-    } catch (err) {
-      HEAD_BUFFERS.give(buf);
-      throw err;
-    }
-    if (n === null) {
-      HEAD_BUFFERS.give(buf);
-      return null;
-    }
-    held = buf;
-    return buf.subarray(0, n);
+    const r = await HEAD_BUFFERS.read(conn);
+    if (r === null) return null;
+    held = r.buf;
+    return r.buf.subarray(0, r.n);
   };
   const next = () => {
     const p = pending;
@@ -534,16 +524,16 @@ async function drainBody(
   }
 }
 
-/**
- * Writes a response: head and a one-chunk body in one write with a
- * `Content-Length`; longer bodies stream with the app's `Content-Length`, or
- * chunked.
- * @returns body bytes written
- */
 /** What {@linkcode writeResponse} sees when the app's next chunk is not there yet. */
 const NOT_YET: unique symbol = Symbol("not yet");
 const notYet = Promise.resolve(NOT_YET);
 
+/**
+ * Writes a response: head and a one-chunk body that has already ended in
+ * one write with a `Content-Length`; other bodies stream as the app produces
+ * them, with the app's `Content-Length`, or chunked.
+ * @returns body bytes written
+ */
 async function writeResponse(
   conn: Deno.Conn,
   res: Response,
@@ -596,6 +586,13 @@ async function writeResponse(
   // failure after a failed write from going unhandled.
   pendingSecond.catch(() => {});
   const ready = await Promise.race([pendingSecond, notYet]);
+  let ahead: Promise<ReadableStreamReadResult<Uint8Array>> | null =
+    pendingSecond;
+  const read = () => {
+    const p = ahead ?? reader.read();
+    ahead = null;
+    return p;
+  };
   if (ready !== NOT_YET && ready.done) {
     await writeAll(
       conn,
@@ -610,12 +607,10 @@ async function writeResponse(
   if (declared !== null && /^\d+$/.test(declared)) {
     const length = Number(declared);
     await writeAll(conn, head(["content-length", declared]));
-    let next: Promise<ReadableStreamReadResult<Uint8Array>> | null =
-      pendingSecond;
     for (
       let chunk: ReadableStreamReadResult<Uint8Array> = first;
       !chunk.done;
-      chunk = await (next ?? reader.read()), next = null
+      chunk = await read()
     ) {
       written += chunk.value.length;
       if (written > length) {
@@ -637,8 +632,8 @@ async function writeResponse(
     ]),
   );
   written = first.value.length;
-  for (let next = pendingSecond;; next = reader.read()) {
-    const { done, value } = await next;
+  for (;;) {
+    const { done, value } = await read();
     if (done) break;
     if (value.length === 0) continue;
     written += value.length;
